@@ -1,0 +1,146 @@
+"""The admin JSON API: health, devices, and each device's message journal."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+import tornado.web
+
+from emulator import __version__
+
+if TYPE_CHECKING:
+    from emulator.device import Device
+    from emulator.server import Emulator
+
+
+def rfc3339(timestamp: float | datetime) -> str:
+    if not isinstance(timestamp, datetime):
+        timestamp = datetime.fromtimestamp(timestamp, timezone.utc)
+    return timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ApiError(tornado.web.HTTPError):
+    """A refusal whose message the client should read."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(status)
+        self.message = message
+
+
+class ApiHandler(tornado.web.RequestHandler):
+    def initialize(self, emulator: "Emulator") -> None:
+        self.emulator = emulator
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-cache")
+
+    def send_json(self, value: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(value, indent=1) + "\n")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            message = exc.message
+        elif status_code == 405:
+            message = f"method {self.request.method} is not allowed on {self.request.path}"
+        else:
+            message = HTTPStatus(status_code).phrase if status_code in HTTPStatus._value2member_map_ \
+                else "error"
+        self.finish(json.dumps({"error": message, "status": status_code}) + "\n")
+
+    def device(self, name: str) -> "Device":
+        device = self.emulator.fleet.get(name)
+        if device is None:
+            raise ApiError(404, f"no device named {name!r} in this fleet")
+        return device
+
+    def query_int(self, name: str, default: int | None, low: int, high: int) -> int | None:
+        raw = self.get_query_argument(name, None)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ApiError(400, f"query parameter {name!r} must be a whole number, not {raw!r}") \
+                from None
+        if not low <= value <= high:
+            raise ApiError(400, f"query parameter {name!r} must be from {low} to {high}")
+        return value
+
+    def device_summary(self, device: "Device") -> dict[str, Any]:
+        return {
+            "name": device.name,
+            "profile": device.profile.name,
+            "url": self.emulator.device_url(device, host=self.request.host),
+            "status": device.status,
+            "session_count": len(device.sessions),
+        }
+
+
+class HealthHandler(ApiHandler):
+    def get(self) -> None:
+        fleet = self.emulator.fleet
+        self.send_json({
+            "status": "ok",
+            "version": __version__,
+            "devices": len(fleet),
+            "profiles": sorted(fleet.profiles),
+            "sessions": sum(len(d.sessions) for d in fleet),
+            "uptime": round(self.emulator.uptime(), 3),
+        })
+
+
+class DeviceListHandler(ApiHandler):
+    def get(self) -> None:
+        profile = self.get_query_argument("profile", None)
+        if profile is not None and profile not in self.emulator.fleet.profiles:
+            raise ApiError(400, f"no profile named {profile!r} in this fleet")
+        self.send_json([self.device_summary(d) for d in self.emulator.fleet
+                        if profile is None or d.profile.name == profile])
+
+
+class DeviceHandler(ApiHandler):
+    def get(self, name: str) -> None:
+        device = self.device(name)
+        detail = self.device_summary(device)
+        detail.update({
+            "description": device.profile.description,
+            "modules": [m.name for m in device.profile.modules],
+            "capabilities": device.capabilities(),
+            "vars": device.values,
+            "sessions": [{
+                "session-id": s.id,
+                "username": s.username,
+                "source-host": s.source_host,
+                "login-time": rfc3339(s.login_time),
+                "state": s.state.value,
+            } for s in device.sessions.values()],
+        })
+        self.send_json(detail)
+
+
+class JournalHandler(ApiHandler):
+    def get(self, name: str) -> None:
+        device = self.device(name)
+        limit = self.query_int("limit", 100, 1, 100_000)
+        session = self.query_int("session", None, 1, 2**32 - 1)
+        self.send_json({
+            "device": device.name,
+            "entries": [{
+                "seq": e.seq,
+                "time": rfc3339(e.time),
+                "direction": e.direction,
+                "session": e.session,
+                "text": e.text,
+            } for e in device.journal(limit=limit, session=session)],
+        })
+
+
+class NotFoundHandler(ApiHandler):
+    def prepare(self) -> None:
+        raise ApiError(404, f"no such API endpoint: {self.request.path}")

@@ -1,0 +1,218 @@
+"""One NETCONF session as a sans-IO state machine.
+
+A transport creates the session through its device, calls :meth:`start`
+once the connection is up (the server speaks first), feeds every whole
+message it receives to :meth:`receive`, and calls :meth:`terminate` when
+the connection drops. The session answers through the transport's
+``send`` and asks it to ``disconnect``; it never touches a socket or a clock.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Protocol
+
+from lxml import etree
+
+from emulator.netconf.errors import RpcError, RpcErrors
+from emulator.netconf.operations import Rpc
+from emulator.netconf.termination import Reason, Termination
+from emulator.netconf.xml import (BASE_1_0, BASE_1_1, NC_NS, XMLRejected, localname,
+                                  parse_message, qn, to_text)
+
+if TYPE_CHECKING:
+    from emulator.device import Device
+
+log = logging.getLogger(__name__)
+
+
+class Transport(Protocol):
+    """What a session needs from the connection that carries it."""
+
+    def send(self, text: str) -> None: ...
+
+    def disconnect(self, termination: Termination) -> None: ...
+
+
+class State(enum.Enum):
+    AWAIT_HELLO = "await-hello"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Session:
+    def __init__(self, device: "Device", session_id: int, transport: Transport,
+                 username: str, source_host: str | None):
+        self.device = device
+        self.id = session_id
+        self.transport = transport
+        self.username = username
+        self.source_host = source_host
+        self.login_time = datetime.now(timezone.utc)
+        self.state = State.AWAIT_HELLO
+        self.base_version: str | None = None
+        self.client_capabilities: list[str] = []
+        self.termination: Termination | None = None
+        self.in_rpcs = 0
+        self.in_bad_rpcs = 0
+        self.out_rpc_errors = 0
+
+    # -- the transport's side -------------------------------------------
+
+    def start(self) -> None:
+        """Send the server's hello; call once, when the connection is up."""
+        hello = etree.Element(qn("hello"), nsmap={None: NC_NS})
+        caps = etree.SubElement(hello, qn("capabilities"))
+        for uri in self.device.capabilities():
+            etree.SubElement(caps, qn("capability")).text = uri
+        etree.SubElement(hello, qn("session-id")).text = str(self.id)
+        self._send(hello)
+
+    def receive(self, data: str | bytes) -> None:
+        """Handle one whole NETCONF message from the client."""
+        if self.state is State.CLOSED:
+            return
+        self.device.record("in", self.id, data)
+        if self.state is State.AWAIT_HELLO:
+            self._receive_hello(data)
+        else:
+            self._receive_rpc(data)
+
+    def terminate(self, reason: Reason, detail: str = "", killed_by: int | None = None) -> None:
+        """End the session; the device releases what it held."""
+        if self.state is State.CLOSED:
+            return
+        self.state = State.CLOSED
+        self.termination = Termination(reason, detail, killed_by)
+        self.device.session_ended(self)
+        if reason is not Reason.DROPPED:
+            self.transport.disconnect(self.termination)
+
+    @property
+    def closed(self) -> bool:
+        return self.state is State.CLOSED
+
+    @property
+    def base11(self) -> bool:
+        return self.base_version != BASE_1_0
+
+    # -- hello ----------------------------------------------------------
+
+    def _receive_hello(self, data: str | bytes) -> None:
+        try:
+            root = parse_message(data)
+        except XMLRejected as exc:
+            return self.terminate(Reason.BAD_HELLO, f"client hello rejected: {exc}")
+        if root.tag != qn("hello"):
+            return self.terminate(Reason.BAD_HELLO, f"expected <hello> first, got <{localname(root)}>")
+        if root.find(qn("session-id")) is not None:
+            # RFC 6241 section 8.1: a client hello with a session-id ends the session.
+            return self.terminate(Reason.BAD_HELLO, "a client <hello> must not carry a <session-id>")
+        caps = [(c.text or "").strip() for c in root.iterfind(f"{qn('capabilities')}/{qn('capability')}")]
+        if BASE_1_1 in caps:
+            self.base_version = BASE_1_1
+        elif BASE_1_0 in caps:
+            self.base_version = BASE_1_0
+        else:
+            return self.terminate(Reason.BAD_HELLO,
+                                  "no common base version: the server speaks base:1.0 and base:1.1")
+        self.client_capabilities = caps
+        self.state = State.OPEN
+
+    # -- rpc --------------------------------------------------------------
+
+    def _receive_rpc(self, data: str | bytes) -> None:
+        self.in_rpcs += 1
+        try:
+            root = parse_message(data)
+        except XMLRejected as exc:
+            return self._reply_errors(None, [RpcError.malformed(str(exc), base11=self.base11)])
+        if root.tag != qn("rpc"):
+            what = "a session sends <hello> only once" if root.tag == qn("hello") \
+                else f"expected <rpc>, got <{localname(root)}>"
+            return self._reply_errors(root, [RpcError.malformed(what, base11=self.base11)],
+                                      echo=False)
+        if root.get("message-id") is None:
+            return self._reply_errors(root, [RpcError(
+                "missing-attribute", "rpc", "the <rpc> has no message-id attribute",
+                info=[("bad-attribute", "message-id"), ("bad-element", "rpc")])])
+        ops = [child for child in root if isinstance(child.tag, str)]
+        if not ops:
+            return self._reply_errors(root, [RpcError.missing_element(
+                "operation", "/nc:rpc", "the <rpc> carries no operation")])
+        if len(ops) > 1:
+            extra = ops[1]
+            return self._reply_errors(root, [RpcError(
+                "unknown-element", "protocol",
+                f"an <rpc> carries exactly one operation; <{localname(extra)}> is one too many",
+                path="/nc:rpc", path_ns={"nc": NC_NS},
+                info=[("bad-element", localname(extra))])])
+        self._dispatch(root, ops[0])
+
+    def _dispatch(self, root: etree._Element, op: etree._Element) -> None:
+        handler = self.device.operations.get(op.tag)
+        if handler is None:
+            return self._reply_errors(root, [RpcError(
+                "operation-not-supported", "protocol",
+                f"operation <{localname(op)}> is not supported by this device",
+                info=[("bad-element", localname(op))])])
+        rpc = Rpc(session=self, device=self.device, element=root, operation=op)
+        try:
+            result = handler(rpc)
+        except RpcError as exc:
+            return self._reply_errors(root, [exc], bad_rpc=False)
+        except RpcErrors as exc:
+            return self._reply_errors(root, exc.errors, bad_rpc=False)
+        except Exception:  # a bug of ours must not reach the wire as a traceback
+            log.exception("operation <%s> failed on %s", localname(op), self.device.name)
+            return self._reply_errors(root, [RpcError(
+                "operation-failed", "application",
+                f"internal error while running <{localname(op)}>; see the server log")],
+                bad_rpc=False)
+        reply = self._reply_element(root)
+        if result is None:
+            etree.SubElement(reply, qn("ok"))
+        elif isinstance(result, list):
+            reply.extend(result)
+        else:
+            reply.append(result)
+        self._send(reply)
+        for action in rpc.after_reply:
+            action()
+
+    def _reply_element(self, rpc: etree._Element | None, echo: bool = True) -> etree._Element:
+        # RFC 6241 section 4.2: the reply carries every attribute of the rpc,
+        # message-id included, unmodified (with the namespaces they need).
+        if rpc is None or not echo:
+            return etree.Element(qn("rpc-reply"), nsmap={None: NC_NS})
+        nsmap = dict(rpc.nsmap)
+        if nsmap.get(None) not in (None, NC_NS):
+            nsmap.pop(None)
+        if NC_NS not in nsmap.values():
+            nsmap[None] = NC_NS
+        reply = etree.Element(qn("rpc-reply"), nsmap=nsmap)
+        for name, value in rpc.attrib.items():
+            reply.set(name, value)
+        return reply
+
+    def _reply_errors(self, rpc: etree._Element | None, errors: list[RpcError],
+                      echo: bool = True, bad_rpc: bool = True) -> None:
+        # in-bad-rpcs counts messages that never became an operation;
+        # out-rpc-errors counts every reply that carries an error (RFC 6022).
+        self.in_bad_rpcs += bad_rpc
+        self.out_rpc_errors += 1
+        reply = self._reply_element(rpc, echo)
+        for err in errors:
+            err.to_element(reply)
+        self._send(reply)
+
+    def send_error_without_rpc(self, error: RpcError) -> None:
+        """An error about a message the transport could not even hand over."""
+        self._reply_errors(None, [error])
+
+    def _send(self, element: etree._Element) -> None:
+        text = to_text(element)
+        self.device.record("out", self.id, text)
+        self.transport.send(text)

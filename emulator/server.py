@@ -1,0 +1,148 @@
+"""The running emulator: one Tornado HTTP server for every device and the API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+
+from emulator.api import handlers as api
+from emulator.device import Device
+from emulator.fleet import Fleet
+from emulator.netconf.termination import Reason
+from emulator.transports.websocket import NetconfWebSocket
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+
+
+@dataclass
+class Options:
+    host: str = "127.0.0.1"
+    port: int = 8830
+    data_dir: Path = Path(".netconf-emulator")
+    fresh: bool = False
+    max_message_size: int = 64 * MiB
+    ping_interval: float = 30.0
+    hello_timeout: float = 60.0
+    allow_origins: list[str] = field(default_factory=list)
+    username: str = "netconf"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    shutdown_grace: float = 5.0
+
+
+class StartError(Exception):
+    """The emulator cannot start; the message says why in one line."""
+
+
+class Emulator:
+    def __init__(self, fleet: Fleet, options: Options):
+        self.fleet = fleet
+        self.options = options
+        self.started = time.monotonic()
+        self.port: int | None = None
+        self._server: tornado.httpserver.HTTPServer | None = None
+        self.connections: set[NetconfWebSocket] = set()  # open WebSocket connections
+
+    @property
+    def scheme(self) -> str:
+        return "wss" if self.options.tls_cert else "ws"
+
+    def device_url(self, device: Device, host: str | None = None) -> str:
+        return f"{self.scheme}://{host or self.netloc}/netconf/{device.name}"
+
+    @property
+    def netloc(self) -> str:
+        host = self.options.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{host}:{self.port}"
+
+    def uptime(self) -> float:
+        return time.monotonic() - self.started
+
+    def application(self) -> tornado.web.Application:
+        ctx = {"emulator": self}
+        opts = self.options
+        return tornado.web.Application(
+            [
+                (r"/netconf/([^/]+)", NetconfWebSocket, ctx),
+                (r"/api/health", api.HealthHandler, ctx),
+                (r"/api/devices", api.DeviceListHandler, ctx),
+                (r"/api/devices/([^/]+)", api.DeviceHandler, ctx),
+                (r"/api/devices/([^/]+)/journal", api.JournalHandler, ctx),
+                (r"/api(/.*)?", api.NotFoundHandler, ctx),
+            ],
+            websocket_max_message_size=opts.max_message_size,
+            websocket_ping_interval=opts.ping_interval or None,
+            websocket_ping_timeout=opts.ping_interval or None,
+        )
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        opts = self.options
+        if not opts.tls_cert:
+            if opts.tls_key or opts.tls_client_ca:
+                raise StartError("--tls-key and --tls-client-ca need --tls-cert")
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(opts.tls_cert, opts.tls_key)
+            if opts.tls_client_ca:
+                context.load_verify_locations(opts.tls_client_ca)
+                context.verify_mode = ssl.CERT_REQUIRED
+        except (OSError, ssl.SSLError) as exc:
+            raise StartError(f"cannot load TLS files: {exc}") from None
+        return context
+
+    def _prepare_data_dir(self) -> None:
+        data_dir = self.options.data_dir
+        try:
+            if self.options.fresh and data_dir.exists():
+                shutil.rmtree(data_dir)
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StartError(f"cannot use data directory {data_dir}: {exc.strerror}") from None
+
+    async def start(self) -> None:
+        """Listen; when this returns, every device accepts sessions."""
+        context = self._ssl_context()
+        self._prepare_data_dir()
+        try:
+            sockets = tornado.netutil.bind_sockets(self.options.port, self.options.host,
+                                                   family=socket.AF_UNSPEC)
+        except OSError as exc:
+            raise StartError(f"cannot listen on {self.options.host}:{self.options.port}: "
+                             f"{exc.strerror}") from None
+        self.port = sockets[0].getsockname()[1]
+        self._server = tornado.httpserver.HTTPServer(
+            self.application(), ssl_options=context,
+            max_body_size=self.options.max_message_size,
+            max_buffer_size=self.options.max_message_size)
+        self._server.add_sockets(sockets)
+
+    async def stop(self) -> None:
+        """Stop listening and end every session cleanly."""
+        if self._server is not None:
+            self._server.stop()
+        for device in self.fleet:
+            device.close_all_sessions(Reason.OTHER, "server shutting down")
+        # Give clients a moment to answer our close frames, then hang up.
+        deadline = time.monotonic() + self.options.shutdown_grace
+        while self.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for handler in list(self.connections):
+            handler.abort()
+        if self._server is not None:
+            await self._server.close_all_connections()
