@@ -22,7 +22,7 @@ PROG = "netconf-emulator"
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not a usage dump
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{PROG}: error: {message}\n")
 
 
 _SIZE = re.compile(r"(\d+)\s*(|k|kb|kib|m|mb|mib|g|gb|gib)", re.IGNORECASE)
@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "repeatable; '*' allows any")
     serve.add_argument("--username", default="netconf",
                        help="NETCONF username of sessions without a client certificate")
-    serve.add_argument("--tls-cert", type=existing_file, metavar="PEM", help="serve wss:// with this certificate")
+    serve.add_argument("--tls-cert", type=existing_file, metavar="PEM",
+                       help="serve wss:// with this certificate")
     serve.add_argument("--tls-key", type=existing_file, metavar="PEM", help="its private key")
     serve.add_argument("--tls-client-ca", type=existing_file, metavar="PEM",
                        help="require client certificates signed by this CA; the username "

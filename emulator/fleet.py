@@ -207,7 +207,8 @@ def _address_counter(key: str, spec: YDict, count: int, path: Path,
             first = 1
             last = net.num_addresses - (2 if net.version == 4 and net.prefixlen < 31 else 1)
         else:                 # an address: count on from it
-            base, first, last = int(net.network_address), 0, 2**net.max_prefixlen - 1 - int(net.network_address)
+            base, first = int(net.network_address), 0
+            last = 2**net.max_prefixlen - 1 - base
     offset = spec.get("start", first)
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
         raise FixtureError(path, spec.line_of("start"), f"var {key!r}: 'start' must be a "

@@ -24,6 +24,7 @@ from emulator.transports.websocket import NetconfWebSocket
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
+DATA_DIR_MARKER = ".netconf-emulator-data"
 
 
 @dataclass
@@ -107,13 +108,28 @@ class Emulator:
         return context
 
     def _prepare_data_dir(self) -> None:
+        """Create the data dir; with --fresh, empty it first.
+
+        A marker file says the folder is ours: --fresh never empties a folder
+        that holds anything without it (a mistyped --data-dir loses nothing).
+        """
         data_dir = self.options.data_dir
+        marker = data_dir / DATA_DIR_MARKER
         try:
-            if self.options.fresh and data_dir.exists():
-                shutil.rmtree(data_dir)
+            if self.options.fresh and data_dir.is_dir():
+                entries = [p for p in data_dir.iterdir() if p != marker]
+                if entries and not marker.exists():
+                    raise StartError(f"--fresh would delete {len(entries)} file(s) in {data_dir}, "
+                                     f"which is not a netconf-emulator data dir (no {DATA_DIR_MARKER})")
+                for entry in entries:
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.rmtree(entry)
+                    else:
+                        entry.unlink()
             data_dir.mkdir(parents=True, exist_ok=True)
+            marker.touch()
         except OSError as exc:
-            raise StartError(f"cannot use data directory {data_dir}: {exc.strerror}") from None
+            raise StartError(f"cannot use data directory {data_dir}: {exc.strerror or exc}") from None
 
     async def start(self) -> None:
         """Listen; when this returns, every device accepts sessions."""

@@ -254,7 +254,7 @@ def test_an_added_operation_gets_its_reply_and_errors(device):
     def echo(rpc):
         text = rpc.operation.findtext("{urn:example:test}say")
         if not text:
-            raise RpcError.missing_element("say", rpc.path())
+            raise RpcError.missing_element("say", rpc.path(), path_ns=rpc.path_ns)
         data = etree.Element(f"{{{NC}}}data")
         data.text = text
         return data
@@ -264,7 +264,8 @@ def test_an_added_operation_gets_its_reply_and_errors(device):
     reply = rpc(session, transport, "<echo xmlns='urn:example:test'><say>hi</say></echo>")
     assert reply.findtext("nc:data", namespaces=NS) == "hi"
     [err] = rpc_errors(rpc(session, transport, "<echo xmlns='urn:example:test'/>"))
-    assert err["tag"] == "missing-element" and err["path"] == "/nc:rpc/nc:echo"
+    assert err["tag"] == "missing-element" and err["path"] == "/nc:rpc/op:echo"
+    assert err["path_ns"]["op"] == "urn:example:test"
 
 
 # -- close-session and kill-session ------------------------------------------

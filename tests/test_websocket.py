@@ -10,7 +10,7 @@ import time
 import pytest
 import tornado.websocket
 import trustme
-from websockets.exceptions import InvalidMessage, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 from websockets.sync.client import connect
 
 from emulator.netconf.session import State
@@ -122,6 +122,24 @@ def test_malformed_messages_get_errors_and_the_session_goes_on(server):
         client.send(f"<rpc xmlns='{NC}'><close-session/></rpc>")
         assert rpc_errors(client.recv_xml())[0]["tag"] == "missing-attribute"
         assert rpc_errors(client.rpc("<frobnicate/>"))[0]["tag"] == "operation-not-supported"
+        assert client.rpc("<close-session/>").find("nc:ok", NS) is not None
+
+
+def test_xxe_and_billion_laughs_over_websocket(server, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT")
+    laughs = ['<!ENTITY l0 "lol">'] + [f'<!ENTITY l{i} "{("&l%d;" % (i - 1)) * 10}">'
+                                       for i in range(1, 10)]
+    with server.connect() as client:
+        client.send(f'<!DOCTYPE rpc [<!ENTITY x SYSTEM "file://{secret}">]>'
+                    f'<rpc message-id="1" xmlns="{NC}"><a>&x;</a></rpc>')
+        text = client.recv()
+        assert "TOP-SECRET" not in text and "malformed-message" in text
+        client.send(f'<!DOCTYPE rpc [{"".join(laughs)}]><rpc message-id="2" xmlns="{NC}">'
+                    '<a>&l9;</a></rpc>')
+        started = time.monotonic()
+        assert "malformed-message" in client.recv()
+        assert time.monotonic() - started < 2
         assert client.rpc("<close-session/>").find("nc:ok", NS) is not None
 
 
@@ -304,8 +322,9 @@ def test_common_name_when_the_certificate_has_no_usable_san(make_server, ca, tls
 
 def test_client_without_a_certificate_is_refused_when_one_is_required(make_server, ca, tls_files):
     running = make_server(tls_cert=tls_files[0], tls_client_ca=tls_files[1])
-    # With TLS 1.3 the refusal arrives after the client's side of the handshake.
-    with pytest.raises((ssl.SSLError, ConnectionError, InvalidMessage)):
+    # With TLS 1.3 the refusal arrives after the client's side of the handshake,
+    # so it surfaces in the WebSocket handshake or the first read; no hello ever comes.
+    with pytest.raises((ssl.SSLError, ConnectionError, InvalidMessage, ConnectionClosed)):
         NetconfClient.connect(running.url("core-1"), ssl=client_context(ca))
 
 

@@ -41,10 +41,18 @@ class Rpc:
     def param(self, name: str, ns: str = NC_NS) -> etree._Element | None:
         return self.operation.find(qn(name, ns))
 
+    @property
+    def path_ns(self) -> dict[str, str]:
+        """The prefixes :meth:`path` uses: ``nc``, and ``op`` for an operation
+        outside the base namespace."""
+        ns = etree.QName(self.operation).namespace
+        return {"nc": NC_NS} if ns == NC_NS else {"nc": NC_NS, "op": ns}
+
     def path(self, *names: str) -> str:
-        """An error-path under this operation, in the base namespace."""
+        """An error-path to this operation or one of its parameters."""
+        prefix = "nc" if etree.QName(self.operation).namespace == NC_NS else "op"
         op = etree.QName(self.operation).localname
-        return "/".join(["/nc:rpc", f"nc:{op}", *(f"nc:{n}" for n in names)])
+        return "/".join(["/nc:rpc", *(f"{prefix}:{n}" for n in (op, *names))])
 
 
 class OperationRegistry:
@@ -86,7 +94,7 @@ def kill_session(rpc: Rpc) -> None:
     param = rpc.param("session-id")
     if param is None:
         raise RpcError.missing_element("session-id", rpc.path(),
-                                       "<kill-session> needs a <session-id>")
+                                       "<kill-session> needs a <session-id>", rpc.path_ns)
     text = (param.text or "").strip()
     path = rpc.path("session-id")
     if not text.isdigit() or int(text) == 0:

@@ -23,6 +23,7 @@ from emulator.netconf.session import Session, State
 from emulator.netconf.termination import Reason, Termination
 
 if TYPE_CHECKING:
+    from emulator.device import Device
     from emulator.server import Emulator
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class NetconfWebSocket(WebSocketHandler):
         self._too_big = False
         self._user = ""
         self._protocol: _NetconfProtocol | None = None
+        self._device: Device | None = None
 
     # -- the opening handshake -------------------------------------------
 
@@ -81,6 +83,7 @@ class NetconfWebSocket(WebSocketHandler):
         # draft-iijima-netconf-websocket-ps-04 section 4 (after RFC 4743 2.4).
         self.set_header("Cache-Control", "no-cache")
         self.set_header("Pragma", "no-cache")
+        self._device = device
         self._user = self._username()  # the TLS socket is gone once upgraded
         await super().get(device_name)
 
@@ -131,10 +134,9 @@ class NetconfWebSocket(WebSocketHandler):
     # -- the session ------------------------------------------------------
 
     def open(self, device_name: str) -> None:
-        device = self.emulator.fleet.get(device_name)
-        assert device is not None  # checked in get()
+        assert self._device is not None  # found in get()
         self.emulator.connections.add(self)
-        self.session = device.open_session(self, self._user, self.request.remote_ip)
+        self.session = self._device.open_session(self, self._user, self.request.remote_ip)
         self.session.start()
         timeout = self.emulator.options.hello_timeout
         if timeout and not self.session.closed:

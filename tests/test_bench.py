@@ -1,0 +1,19 @@
+"""The benchmarks still run (tiny sizes; the figures themselves are not checked here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_startup_benchmark_runs():
+    result = subprocess.run([sys.executable, "-m", "bench", "startup", "--devices", "50", "--runs", "1"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "netconf-emulator" in result.stdout and "ratio" in result.stdout
+
+
+def test_unknown_benchmark_is_refused():
+    result = subprocess.run([sys.executable, "-m", "bench", "nope"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and "unknown benchmark 'nope'" in result.stderr

@@ -1,0 +1,166 @@
+"""`netconf-emulator` as a user runs it: a real process, real signals."""
+
+from __future__ import annotations
+
+import json
+import re
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.client import NS, NetconfClient
+
+COMMAND = [sys.executable, "-m", "emulator"]
+
+
+class Served:
+    def __init__(self, *args: str, data_dir: Path):
+        self.process = subprocess.Popen(
+            [*COMMAND, "serve", "--port", "0", "--data-dir", str(data_dir), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(l) for l in self.process.stdout],
+                         daemon=True).start()
+        while not self.lines or "ready" not in self.lines[-1]:
+            try:
+                self.lines.append(lines.get(timeout=30).rstrip("\n"))
+            except queue.Empty:
+                self.process.kill()
+                raise AssertionError(f"no 'ready': {self.lines} {self.process.stderr.read()}")
+        self.port = int(re.search(r"port (\d+)", self.lines[-1]).group(1))
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(15)
+        finally:
+            self.process.kill()
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_serve_prints_every_endpoint_then_ready_and_stops_on_sigterm(tmp_path):
+    served = Served(data_dir=tmp_path / "d")
+    try:
+        endpoints = [line for line in served.lines if line.startswith("endpoint ")]
+        assert len(endpoints) == 6
+        assert f"endpoint ws://127.0.0.1:{served.port}/netconf/core-1 device=core-1 profile=router" \
+            in endpoints
+        assert served.lines[0] == f"api http://127.0.0.1:{served.port}/api/"
+        assert served.lines[-1] == f"ready: 6 devices on port {served.port}"
+        with urllib.request.urlopen(f"http://127.0.0.1:{served.port}/api/health") as response:
+            assert json.load(response)["status"] == "ok"
+        client = NetconfClient.connect(f"ws://127.0.0.1:{served.port}/netconf/core-1")
+        assert served.stop(signal.SIGTERM) == 0
+        # the open session was closed cleanly, with a close frame
+        assert client.wait_closed() == (1001, "server shutting down")
+    finally:
+        served.process.kill()
+
+
+def test_sigint_exits_zero(tmp_path):
+    served = Served(data_dir=tmp_path / "d")
+    with NetconfClient.connect(f"ws://127.0.0.1:{served.port}/netconf/access-01") as client:
+        assert client.rpc("<nothing/>").find("nc:rpc-error", NS) is not None
+        assert served.stop(signal.SIGINT) == 0
+        assert client.wait_closed()[0] == 1001
+    assert (tmp_path / "d").is_dir()
+
+
+def test_fleet_option_and_fresh(tmp_path):
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text("devices:\n  - name: lab-{n}\n    count: 2\n    profile: switch\n")
+    data_dir = tmp_path / "d"
+    served = Served("--fleet", str(fleet), data_dir=data_dir)
+    assert served.stop() == 0
+    assert (data_dir / ".netconf-emulator-data").exists()
+    (data_dir / "old.db").write_text("x")
+    served = Served("--fleet", str(fleet), "--fresh", data_dir=data_dir)
+    try:
+        assert [l.split()[2] for l in served.lines if l.startswith("endpoint")] == \
+            ["device=lab-1", "device=lab-2"]
+        assert not (data_dir / "old.db").exists()
+    finally:
+        assert served.stop() == 0
+
+
+def test_fresh_never_empties_a_folder_that_is_not_ours(tmp_path):
+    precious = tmp_path / "home"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    result = run("serve", "--port", "0", "--fresh", "--data-dir", str(precious))
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "not a netconf-emulator data dir" in line
+    assert (precious / "thesis.tex").read_text() == "years of work"
+
+
+def test_bad_fleet_is_refused_with_file_and_line(tmp_path):
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text("devices:\n  - name: a\n    profile: nope\n")
+    result = run("serve", "--port", "0", "--fleet", str(fleet), "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"netconf-emulator: error: {fleet}:3: unknown profile 'nope' (known: router, switch)"]
+    assert "ready" not in result.stdout
+
+
+def test_port_in_use_is_a_one_line_error(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("serve", "--port", str(port), "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"netconf-emulator: error: cannot listen on 127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["serve", "--port", "http"], "'http' is not a port number"),
+    (["serve", "--max-message-size", "lots"], "'lots' is not a size"),
+    (["serve", "--tls-cert", "/no/such.pem"], "no such file: /no/such.pem"),
+    (["serve", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    ([], "choose a command"),
+])
+def test_bad_arguments_are_one_line_errors(args, message):
+    result = run(*args)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("netconf-emulator: error:") and message in line
+
+
+def test_tls_key_without_cert_is_refused(tmp_path):
+    key = tmp_path / "key.pem"
+    key.write_text("x")
+    result = run("serve", "--port", "0", "--tls-key", str(key), "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 1
+    assert "need --tls-cert" in result.stderr
+
+
+def test_check_reports_the_fleet(tmp_path):
+    result = run("check")
+    assert result.returncode == 0
+    assert "6 devices (router: 3, switch: 3)" in result.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("devices: [\n")
+    result = run("check", "--fleet", str(bad))
+    assert result.returncode == 2 and f"{bad}:2: invalid YAML" in result.stderr
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "netconf-emulator"
+    if not script.exists():
+        pytest.skip("package not installed with pip in this interpreter")
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and result.stdout.startswith("netconf-emulator ")
