@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                        help="let browser pages from ORIGIN (e.g. https://nms.example) connect; "
                             "repeatable; '*' allows any")
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="accept requests that name this server NAME (IP addresses and "
+                            "localhost always are); repeatable")
     serve.add_argument("--username", default="netconf",
                        help="NETCONF username of sessions without a client certificate")
     serve.add_argument("--tls-cert", type=existing_file, metavar="PEM",
@@ -139,6 +142,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host, port=args.port, data_dir=args.data_dir, fresh=args.fresh,
         max_message_size=args.max_message_size, ping_interval=args.ping_interval,
         hello_timeout=args.hello_timeout, allow_origins=[o.rstrip("/") for o in args.allow_origin],
+        allow_hosts=args.allow_host,
         username=args.username, tls_cert=args.tls_cert, tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca)
     return asyncio.run(_serve(Emulator(fleet, options)))

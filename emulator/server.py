@@ -8,7 +8,9 @@ import shutil
 import socket
 import ssl
 import time
+import urllib.parse
 from dataclasses import dataclass, field
+from ipaddress import ip_address
 from pathlib import Path
 
 import tornado.httpserver
@@ -37,6 +39,7 @@ class Options:
     ping_interval: float = 30.0
     hello_timeout: float = 60.0
     allow_origins: list[str] = field(default_factory=list)
+    allow_hosts: list[str] = field(default_factory=list)
     username: str = "netconf"
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -71,6 +74,26 @@ class Emulator:
             host = f"[{host}]"
         return f"{host}:{self.port}"
 
+    def host_allowed(self, host_header: str) -> bool:
+        """DNS-rebinding guard: may a request name this server by ``host_header``?
+
+        IP literals and localhost cannot be rebound; names are accepted only
+        when the operator gave them (--host, --allow-host, --allow-origin).
+        """
+        host = urllib.parse.urlsplit("//" + host_header).hostname
+        if not host:
+            return False
+        if host == "localhost" or "*" in self.options.allow_origins:
+            return True
+        try:
+            ip_address(host)
+            return True
+        except ValueError:
+            pass
+        named = {self.options.host.lower(), *(h.lower() for h in self.options.allow_hosts)}
+        named.update((urllib.parse.urlsplit(o).hostname or "") for o in self.options.allow_origins)
+        return host in named
+
     def uptime(self) -> float:
         return time.monotonic() - self.started
 
@@ -80,6 +103,7 @@ class Emulator:
         return tornado.web.Application(
             [
                 (r"/netconf/([^/]+)", NetconfWebSocket, ctx),
+                (r"/api/?", api.IndexHandler, ctx),
                 (r"/api/health", api.HealthHandler, ctx),
                 (r"/api/devices", api.DeviceListHandler, ctx),
                 (r"/api/devices/([^/]+)", api.DeviceHandler, ctx),
@@ -116,9 +140,10 @@ class Emulator:
         data_dir = self.options.data_dir
         marker = data_dir / DATA_DIR_MARKER
         try:
-            if self.options.fresh and data_dir.is_dir():
-                entries = [p for p in data_dir.iterdir() if p != marker]
-                if entries and not marker.exists():
+            entries = [p for p in data_dir.iterdir() if p != marker] if data_dir.is_dir() else []
+            ours = marker.exists() or not entries
+            if self.options.fresh and entries:
+                if not ours:
                     raise StartError(f"--fresh would delete {len(entries)} file(s) in {data_dir}, "
                                      f"which is not a netconf-emulator data dir (no {DATA_DIR_MARKER})")
                 for entry in entries:
@@ -127,7 +152,8 @@ class Emulator:
                     else:
                         entry.unlink()
             data_dir.mkdir(parents=True, exist_ok=True)
-            marker.touch()
+            if ours:  # never claim a folder that already held files of others
+                marker.touch()
         except OSError as exc:
             raise StartError(f"cannot use data directory {data_dir}: {exc.strerror or exc}") from None
 

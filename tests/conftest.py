@@ -17,8 +17,6 @@ from emulator.fleet import load_fleet
 from emulator.server import Emulator, Options
 from tests.client import NetconfClient
 
-FIXTURES = Path(__file__).parent / "fixtures"
-
 
 class RunningServer:
     """An :class:`Emulator` serving on its own event loop in a thread."""

@@ -8,6 +8,11 @@ import pytest
 
 
 
+def test_index_lists_the_endpoints(server):
+    status, body = server.api("/api/")
+    assert status == 200 and "GET /api/health" in body["endpoints"]
+
+
 def test_health(server):
     status, body = server.api("/api/health")
     assert status == 200

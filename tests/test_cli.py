@@ -94,10 +94,14 @@ def test_fleet_option_and_fresh(tmp_path):
         assert served.stop() == 0
 
 
-def test_fresh_never_empties_a_folder_that_is_not_ours(tmp_path):
+@pytest.mark.parametrize("served_before", [False, True])
+def test_fresh_never_empties_a_folder_that_is_not_ours(tmp_path, served_before):
     precious = tmp_path / "home"
     precious.mkdir()
     (precious / "thesis.tex").write_text("years of work")
+    if served_before:  # a plain start must not claim the folder either
+        assert Served(data_dir=precious).stop() == 0
+        assert not (precious / ".netconf-emulator-data").exists()
     result = run("serve", "--port", "0", "--fresh", "--data-dir", str(precious))
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()

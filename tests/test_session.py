@@ -204,6 +204,9 @@ def test_non_rpc_message_gets_an_error_and_the_session_goes_on(device):
     session.receive(f'<notification xmlns="{NC}"/>')
     [err] = rpc_errors(transport.last())
     assert err["tag"] == "malformed-message" and "<rpc>" in err["message"]
+    session.receive('<rpc message-id="1"><close-session/></rpc>')
+    [err] = rpc_errors(transport.last())
+    assert err["message"] == "expected <rpc> in the base namespace, got <rpc> in no namespace"
     session.receive(hello(BASE11))
     [err] = rpc_errors(transport.last())
     assert "only once" in err["message"]
@@ -225,12 +228,14 @@ def test_rpc_with_two_operations_is_unknown_element(device):
     assert session.state is State.OPEN
 
 
-@pytest.mark.parametrize("op", ["<get-bulk/>", "<close-session xmlns='urn:example:other'/>"])
-def test_unknown_operation_is_operation_not_supported(device, op):
+@pytest.mark.parametrize("op, name", [("<get-bulk/>", "get-bulk"),
+                                      ("<close-session xmlns='urn:example:other'/>", "close-session")])
+def test_unknown_operation_is_operation_not_supported(device, op, name):
     session, transport = open_session(device)
     [err] = rpc_errors(rpc(session, transport, op))
     assert err["tag"] == "operation-not-supported" and err["type"] == "protocol"
-    assert err["info"]["bad-element"] in ("get-bulk", "close-session")
+    assert err["info"]["bad-element"] == name
+    assert not session.closed
 
 
 def test_a_bug_in_an_operation_is_operation_failed_not_a_traceback(device):
@@ -300,6 +305,10 @@ def test_kill_session_refuses_its_own_id(device):
 
 @pytest.mark.parametrize("body, tag", [
     ("<kill-session/>", "missing-element"),
+    ("<kill-session><session-id>\u0663</session-id></kill-session>", "invalid-value"),
+    ("<kill-session><session-id>\u00b2</session-id></kill-session>", "invalid-value"),
+    ("<kill-session><session-id>%s</session-id></kill-session>" % ("9" * 5000), "invalid-value"),
+    ("<kill-session><session-id>4294967296</session-id></kill-session>", "invalid-value"),
     ("<kill-session><session-id>abc</session-id></kill-session>", "invalid-value"),
     ("<kill-session><session-id>0</session-id></kill-session>", "invalid-value"),
     ("<kill-session><session-id>987654321</session-id></kill-session>", "invalid-value"),

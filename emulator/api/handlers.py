@@ -34,6 +34,11 @@ class ApiHandler(tornado.web.RequestHandler):
     def initialize(self, emulator: "Emulator") -> None:
         self.emulator = emulator
 
+    def prepare(self) -> None:
+        if not self.emulator.host_allowed(self.request.host):
+            raise ApiError(403, f"this server is not served as {self.request.host!r} "
+                                "(name it with --allow-host)")
+
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
@@ -80,6 +85,16 @@ class ApiHandler(tornado.web.RequestHandler):
             "status": device.status,
             "session_count": len(device.sessions),
         }
+
+
+class IndexHandler(ApiHandler):
+    def get(self) -> None:
+        self.send_json({"endpoints": [
+            "GET /api/health",
+            "GET /api/devices[?profile=P]",
+            "GET /api/devices/{device}",
+            "GET /api/devices/{device}/journal[?limit=N][&session=ID]",
+        ]})
 
 
 class HealthHandler(ApiHandler):
@@ -143,4 +158,5 @@ class JournalHandler(ApiHandler):
 
 class NotFoundHandler(ApiHandler):
     def prepare(self) -> None:
+        super().prepare()
         raise ApiError(404, f"no such API endpoint: {self.request.path}")

@@ -38,10 +38,6 @@ ERROR_TAG_TYPES: dict[str, frozenset[str]] = {
     "malformed-message": frozenset({"rpc"}),
 }
 
-# error-info children defined by RFC 6241 (others come from their own namespace).
-INFO_FIELDS = ("bad-attribute", "bad-element", "bad-namespace", "session-id",
-               "ok-element", "err-element", "noop-element")
-
 
 @dataclass
 class RpcError(Exception):
@@ -123,12 +119,10 @@ class RpcError(Exception):
                    info=[("bad-element", name)])
 
     @classmethod
-    def invalid_value(cls, message: str, path: str, type: str = "protocol",
-                      path_ns: dict[str, str] | None = None,
-                      bad_element: str | None = None) -> "RpcError":
-        info = [("bad-element", bad_element)] if bad_element else []
-        return cls("invalid-value", type, message, path=path,
-                   path_ns=path_ns or {"nc": NC_NS}, info=info)
+    def invalid_value(cls, message: str, path: str,
+                      path_ns: dict[str, str] | None = None) -> "RpcError":
+        return cls("invalid-value", "protocol", message, path=path,
+                   path_ns=path_ns or {"nc": NC_NS})
 
 
 class RpcErrors(Exception):

@@ -11,8 +11,9 @@ Adding one is a decorator::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator, Union
+from typing import TYPE_CHECKING, Callable, Union
 
 from lxml import etree
 
@@ -42,15 +43,20 @@ class Rpc:
         return self.operation.find(qn(name, ns))
 
     @property
+    def _op_prefix(self) -> tuple[str, str | None]:
+        ns = etree.QName(self.operation).namespace
+        return ("nc", None) if ns == NC_NS else ("op", ns)
+
+    @property
     def path_ns(self) -> dict[str, str]:
         """The prefixes :meth:`path` uses: ``nc``, and ``op`` for an operation
         outside the base namespace."""
-        ns = etree.QName(self.operation).namespace
-        return {"nc": NC_NS} if ns == NC_NS else {"nc": NC_NS, "op": ns}
+        prefix, ns = self._op_prefix
+        return {"nc": NC_NS} if ns is None else {"nc": NC_NS, prefix: ns}
 
     def path(self, *names: str) -> str:
         """An error-path to this operation or one of its parameters."""
-        prefix = "nc" if etree.QName(self.operation).namespace == NC_NS else "op"
+        prefix, _ = self._op_prefix
         op = etree.QName(self.operation).localname
         return "/".join(["/nc:rpc", *(f"{prefix}:{n}" for n in (op, *names))])
 
@@ -74,11 +80,6 @@ class OperationRegistry:
             return self._parent.get(tag)
         return handler
 
-    def names(self) -> Iterator[str]:
-        yield from self._handlers
-        if self._parent is not None:
-            yield from self._parent.names()
-
 
 BASE_OPERATIONS = OperationRegistry()
 
@@ -97,7 +98,8 @@ def kill_session(rpc: Rpc) -> None:
                                        "<kill-session> needs a <session-id>", rpc.path_ns)
     text = (param.text or "").strip()
     path = rpc.path("session-id")
-    if not text.isdigit() or int(text) == 0:
+    # session-id-type: uint32 from 1 (RFC 6241 appendix C); ASCII digits only.
+    if not re.fullmatch(r"[0-9]{1,10}", text) or not 1 <= int(text) <= 0xFFFFFFFF:
         raise RpcError.invalid_value(f"session-id {text!r} is not a session number", path)
     target_id = int(text)
     if target_id == rpc.session.id:

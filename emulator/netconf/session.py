@@ -19,13 +19,15 @@ from lxml import etree
 from emulator.netconf.errors import RpcError, RpcErrors
 from emulator.netconf.operations import Rpc
 from emulator.netconf.termination import Reason, Termination
-from emulator.netconf.xml import (BASE_1_0, BASE_1_1, NC_NS, XMLRejected, localname,
-                                  parse_message, qn, to_text)
+from emulator.netconf.xml import (BASE_1_0, BASE_1_1, NC_NS, XMLRejected, describe,
+                                  localname, parse_message, qn, to_text)
 
 if TYPE_CHECKING:
     from emulator.device import Device
 
 log = logging.getLogger(__name__)
+
+MAX_RPC_ATTRIBUTES = 64
 
 
 class Transport(Protocol):
@@ -106,7 +108,8 @@ class Session:
         except XMLRejected as exc:
             return self.terminate(Reason.BAD_HELLO, f"client hello rejected: {exc}")
         if root.tag != qn("hello"):
-            return self.terminate(Reason.BAD_HELLO, f"expected <hello> first, got <{localname(root)}>")
+            return self.terminate(Reason.BAD_HELLO,
+                                  f"expected <hello> in the base namespace first, got {describe(root)}")
         if root.find(qn("session-id")) is not None:
             # RFC 6241 section 8.1: a client hello with a session-id ends the session.
             return self.terminate(Reason.BAD_HELLO, "a client <hello> must not carry a <session-id>")
@@ -131,13 +134,20 @@ class Session:
             return self._reply_errors(None, [RpcError.malformed(str(exc), base11=self.base11)])
         if root.tag != qn("rpc"):
             what = "a session sends <hello> only once" if root.tag == qn("hello") \
-                else f"expected <rpc>, got <{localname(root)}>"
+                else f"expected <rpc> in the base namespace, got {describe(root)}"
             return self._reply_errors(root, [RpcError.malformed(what, base11=self.base11)],
                                       echo=False)
         if root.get("message-id") is None:
             return self._reply_errors(root, [RpcError(
                 "missing-attribute", "rpc", "the <rpc> has no message-id attribute",
                 info=[("bad-attribute", "message-id"), ("bad-element", "rpc")])])
+        if len(root.attrib) > MAX_RPC_ATTRIBUTES:
+            # Echoing them costs lxml time quadratic in their number; real clients
+            # send one to three.
+            return self._reply_errors(root, [RpcError(
+                "resource-denied", "rpc",
+                f"the <rpc> carries {len(root.attrib)} attributes; at most "
+                f"{MAX_RPC_ATTRIBUTES} are accepted")], echo=False, message_id=root.get("message-id"))
         ops = [child for child in root if isinstance(child.tag, str)]
         if not ops:
             return self._reply_errors(root, [RpcError.missing_element(
@@ -182,11 +192,15 @@ class Session:
         for action in rpc.after_reply:
             action()
 
-    def _reply_element(self, rpc: etree._Element | None, echo: bool = True) -> etree._Element:
+    def _reply_element(self, rpc: etree._Element | None, echo: bool = True,
+                       message_id: str | None = None) -> etree._Element:
         # RFC 6241 section 4.2: the reply carries every attribute of the rpc,
         # message-id included, unmodified (with the namespaces they need).
         if rpc is None or not echo:
-            return etree.Element(qn("rpc-reply"), nsmap={None: NC_NS})
+            reply = etree.Element(qn("rpc-reply"), nsmap={None: NC_NS})
+            if message_id is not None:
+                reply.set("message-id", message_id)
+            return reply
         nsmap = dict(rpc.nsmap)
         if nsmap.get(None) not in (None, NC_NS):
             nsmap.pop(None)
@@ -198,12 +212,13 @@ class Session:
         return reply
 
     def _reply_errors(self, rpc: etree._Element | None, errors: list[RpcError],
-                      echo: bool = True, bad_rpc: bool = True) -> None:
+                      echo: bool = True, bad_rpc: bool = True,
+                      message_id: str | None = None) -> None:
         # in-bad-rpcs counts messages that never became an operation;
         # out-rpc-errors counts every reply that carries an error (RFC 6022).
         self.in_bad_rpcs += bad_rpc
         self.out_rpc_errors += 1
-        reply = self._reply_element(rpc, echo)
+        reply = self._reply_element(rpc, echo, message_id)
         for err in errors:
             err.to_element(reply)
         self._send(reply)

@@ -74,5 +74,14 @@ def localname(element: etree._Element) -> str:
     return etree.QName(element).localname
 
 
+def describe(element: etree._Element) -> str:
+    """``<rpc>`` for the base namespace, else the namespace too, for messages."""
+    qname = etree.QName(element)
+    if qname.namespace == NC_NS:
+        return f"<{qname.localname}>"
+    where = f"namespace {qname.namespace}" if qname.namespace else "no namespace"
+    return f"<{qname.localname}> in {where}"
+
+
 def namespace(element: etree._Element) -> str | None:
     return etree.QName(element).namespace

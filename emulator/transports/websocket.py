@@ -70,6 +70,9 @@ class NetconfWebSocket(WebSocketHandler):
     # -- the opening handshake -------------------------------------------
 
     async def get(self, device_name: str) -> None:
+        if not self.emulator.host_allowed(self.request.host):
+            return self._refuse(403, f"this server is not served as {self.request.host!r} "
+                                     "(name it with --allow-host)")
         device = self.emulator.fleet.get(device_name)
         if device is None:
             return self._refuse(404, f"no device named {device_name!r} in this fleet")
@@ -96,17 +99,17 @@ class NetconfWebSocket(WebSocketHandler):
     def _origin_refusal(self) -> str | None:
         """Cross-site WebSocket hijacking guard: same origin, loopback, or allowed."""
         origin = self.request.headers.get("Origin")
-        if origin is None:
-            return None  # not a browser
-        netloc = urllib.parse.urlsplit(origin).netloc.lower()
-        if netloc and netloc == self.request.host.lower():
-            return None
-        if self.check_origin(origin):
-            return None
+        if origin is None or self.check_origin(origin):
+            return None  # no Origin: not a browser
         return (f"origin {origin!r} may not open NETCONF sessions here "
                 "(allow it with --allow-origin)")
 
     def check_origin(self, origin: str) -> bool:
+        # Tornado calls this too (after get() has already checked); it must
+        # give the same answer on every Tornado version, same origin included.
+        netloc = urllib.parse.urlsplit(origin).netloc.lower()
+        if netloc and netloc == self.request.host.lower():
+            return True
         allowed = self.emulator.options.allow_origins
         if "*" in allowed or origin.rstrip("/") in allowed:
             return True
@@ -224,6 +227,7 @@ class _NetconfProtocol(WebSocketProtocol13):
 
     _oversize = False
     _draining = False
+    _drains: set[asyncio.Task] = set()   # keeps the drain tasks alive until done
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         if code == MESSAGE_TOO_BIG and not self._oversize and not self.server_terminated:
@@ -237,7 +241,9 @@ class _NetconfProtocol(WebSocketProtocol13):
             if not self._draining:
                 self._draining = True
                 self.client_terminated = True  # stops the frame loop
-                asyncio.ensure_future(self._drain())
+                task = asyncio.ensure_future(self._drain())
+                self._drains.add(task)
+                task.add_done_callback(self._drains.discard)
             return
         super()._abort()
 
