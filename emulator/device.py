@@ -1,23 +1,31 @@
-"""One virtual device: its profile, its sessions and its message journal.
+"""One virtual device: its profile, configuration, operational state,
+sessions and message journal.
 
-The device owns its sessions (and, as they arrive, its datastores, locks
-and subscriptions); a session holds a reference to its device and asks it.
-Like the protocol core, the device never touches a socket or a clock of
-its own, so it is tested without a server.
+The device owns its sessions, its data (and, as they arrive, its locks and
+subscriptions); a session holds a reference to its device and asks it.
+Like the protocol core, the device never touches a socket, so it is tested
+without a server.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections import deque
+from collections import Counter, deque
+from copy import deepcopy
 from typing import Iterator
 
+from lxml import etree
+
+from emulator import monitoring
+from emulator.datastore import operations as _reading  # noqa: F401  (registers get, get-config)
 from emulator.netconf.operations import BASE_OPERATIONS, OperationRegistry
 from emulator.netconf.session import Session, Transport
 from emulator.netconf.termination import Reason
-from emulator.netconf.xml import BASE_1_0, BASE_1_1
+from emulator.netconf.xml import NC_NS, qn
+from emulator.operational import OperationalState
 from emulator.profile import Profile
+from emulator.schema.tree import merge, prune
 
 # Session ids are unique in the whole process, hence across every device.
 _session_ids = itertools.count(1)
@@ -40,19 +48,26 @@ class JournalEntry(tuple):
 
 
 class Device:
-    __slots__ = ("name", "profile", "values", "operations", "sessions", "status",
+    __slots__ = ("name", "profile", "values", "index", "operations", "sessions", "status",
+                 "started", "api_base", "_stats", "_running", "_operational",
                  "_journal", "_journal_size", "_journal_seq")
 
     def __init__(self, name: str, profile: Profile, values: dict[str, str], *,
-                 operations: OperationRegistry = BASE_OPERATIONS,
+                 index: int = 0, operations: OperationRegistry = BASE_OPERATIONS,
                  journal_size: int = DEFAULT_JOURNAL_SIZE):
         self.name = name
         self.profile = profile
         self.values = values
+        self.index = index            # the device's place in its fleet
         self.operations = operations
         self.sessions: dict[int, Session] = {}
         self.status = "up"
-        self._journal: deque[JournalEntry] | None = None  # made on first use
+        self.started = time.time()
+        # Made on first use, so that a device nobody talks to costs little.
+        self._stats: Counter | None = None
+        self._running: etree._Element | None = None
+        self._operational: OperationalState | None = None
+        self._journal: deque[JournalEntry] | None = None
         self._journal_size = journal_size
         self._journal_seq = 0
 
@@ -62,11 +77,53 @@ class Device:
     # -- what the device is ----------------------------------------------
 
     def capabilities(self) -> list[str]:
-        return [BASE_1_0, BASE_1_1]
+        return monitoring.capabilities(self.profile.schema, [])
 
     def initial(self, which: str) -> str:
         """The profile's ``config`` or ``state`` document for this device."""
         return self.profile.render(which, self.values)
+
+    @property
+    def stats(self) -> Counter:
+        """Device-wide counters of ietf-netconf-monitoring's statistics."""
+        if self._stats is None:
+            self._stats = Counter()
+        return self._stats
+
+    # -- data --------------------------------------------------------------
+
+    def datastore_names(self) -> list[str]:
+        return ["running"]
+
+    def lock_info(self, datastore: str) -> tuple[int, float] | None:
+        """(session-id, locked-at) of a datastore's global lock, if any."""
+        return None
+
+    def running(self) -> etree._Element:
+        """The running configuration, under a ``<data>`` wrapper."""
+        if self._running is None:
+            self._running = etree.fromstring(self.initial("config").encode())
+        return self._running
+
+    def operational(self) -> OperationalState:
+        if self._operational is None:
+            seed = etree.fromstring(self.initial("state").encode())
+            self._operational = OperationalState(self.name, self.index, seed)
+        return self._operational
+
+    def state(self) -> etree._Element:
+        """Configuration and state together, as ``<get>`` sees them."""
+        data = etree.Element(qn("data"), nsmap={None: NC_NS})
+        running = self.running()
+        for child in running:
+            data.append(deepcopy(child))
+        live = self.operational().build(running)
+        live.append(monitoring.netconf_state(self))
+        live.extend(monitoring.yang_library(self))
+        root = self.profile.schema.root
+        prune(live, root)
+        merge(data, live, root)
+        return data
 
     # -- sessions --------------------------------------------------------
 
@@ -79,6 +136,12 @@ class Device:
     def session_ended(self, session: Session) -> None:
         """Called by a session as it ends, however it ends."""
         self.sessions.pop(session.id, None)
+        termination = session.termination
+        if termination is not None and termination.reason is Reason.BAD_HELLO:
+            self.stats["in-bad-hellos"] += 1
+        elif session.base_version is not None and termination is not None \
+                and termination.reason is not Reason.CLOSED:
+            self.stats["dropped-sessions"] += 1
 
     def kill_session(self, session_id: int, killed_by: int) -> bool:
         target = self.sessions.get(session_id)

@@ -25,6 +25,8 @@ from xml.sax.saxutils import escape
 from lxml import etree
 
 from emulator import paths
+from emulator.schema.compiler import SchemaError, compile_modules
+from emulator.schema.model import Schema
 from emulator.yamlfile import (FixtureError, YList, check_keys, expect_list, expect_mapping,
                                load)
 
@@ -50,6 +52,7 @@ class Profile:
     deviations: list[YangModule]
     defaults: dict[str, tuple[object, int]]   # var -> (spec, line in profile.yaml)
     templates: dict[str, string.Template] = field(repr=False)
+    schema: Schema = field(repr=False)
 
     @property
     def placeholders(self) -> set[str]:
@@ -121,9 +124,19 @@ def load_profile(name: str, directory: Path) -> Profile:
     description = data.get("description", "")
     if not isinstance(description, str):
         raise FixtureError(path, data.line_of("description"), "'description' must be a string")
+    modules = modules_of("modules")
+    deviations = modules_of("deviations")
+    try:
+        schema = compile_modules(name, [m.path for m in modules], features,
+                                 [m.path for m in deviations])
+    except SchemaError as exc:
+        problems = str(exc).splitlines()
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise FixtureError(path, data.line_of("modules"),
+                           f"the YANG modules do not compile: {problems[0]}{more}") from None
     return Profile(name=name, directory=directory, description=description.strip(),
-                   modules=modules_of("modules"), features=features,
-                   deviations=modules_of("deviations"), defaults=defaults, templates=templates)
+                   modules=modules, features=features, deviations=deviations,
+                   defaults=defaults, templates=templates, schema=schema)
 
 
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

@@ -39,6 +39,10 @@ class Rpc:
     operation: etree._Element     # its one child
     after_reply: list[Callable[[], None]] = field(default_factory=list)
 
+    @property
+    def operation_name(self) -> str:
+        return etree.QName(self.operation).localname
+
     def param(self, name: str, ns: str = NC_NS) -> etree._Element | None:
         return self.operation.find(qn(name, ns))
 

@@ -57,9 +57,11 @@ class Session:
         self.base_version: str | None = None
         self.client_capabilities: list[str] = []
         self.termination: Termination | None = None
+        # ietf-netconf-monitoring's per-session counters (the device sums them too).
         self.in_rpcs = 0
         self.in_bad_rpcs = 0
         self.out_rpc_errors = 0
+        self.out_notifications = 0
 
     # -- the transport's side -------------------------------------------
 
@@ -71,6 +73,7 @@ class Session:
             etree.SubElement(caps, qn("capability")).text = uri
         etree.SubElement(hello, qn("session-id")).text = str(self.id)
         self._send(hello)
+        self.device.stats["in-sessions"] += 1
 
     def receive(self, data: str | bytes) -> None:
         """Handle one whole NETCONF message from the client."""
@@ -128,6 +131,7 @@ class Session:
 
     def _receive_rpc(self, data: str | bytes) -> None:
         self.in_rpcs += 1
+        self.device.stats["in-rpcs"] += 1
         try:
             root = parse_message(data)
         except XMLRejected as exc:
@@ -218,6 +222,9 @@ class Session:
         # out-rpc-errors counts every reply that carries an error (RFC 6022).
         self.in_bad_rpcs += bad_rpc
         self.out_rpc_errors += 1
+        stats = self.device.stats
+        stats["in-bad-rpcs"] += bad_rpc
+        stats["out-rpc-errors"] += 1
         reply = self._reply_element(rpc, echo, message_id)
         for err in errors:
             err.to_element(reply)

@@ -1,0 +1,1 @@
+"""A device's datastores and the operations that read and write them."""

@@ -1,0 +1,262 @@
+"""A device's operational state: the ``config false`` data, alive.
+
+Interfaces have an oper-status that events change, a last-change time,
+counters that advance with time while the link is up, a MAC address and an
+if-index; the hardware inventory lists a chassis, its power supplies, fans
+and one port per Ethernet interface; the system reports its platform, boot
+time and clock. The profile's ``state`` template seeds it (speeds, initial
+oper-status, platform); the rest is derived from the device's configuration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from lxml import etree
+
+IF_NS = "urn:ietf:params:xml:ns:yang:ietf-interfaces"
+IANAIFT_NS = "urn:ietf:params:xml:ns:yang:iana-if-type"
+HW_NS = "urn:ietf:params:xml:ns:yang:ietf-hardware"
+IANAHW_NS = "urn:ietf:params:xml:ns:yang:iana-hardware"
+SYS_NS = "urn:ietf:params:xml:ns:yang:ietf-system"
+IP_NS = "urn:ietf:params:xml:ns:yang:ietf-ip"
+RT_NS = "urn:ietf:params:xml:ns:yang:ietf-routing"
+V4UR_NS = "urn:ietf:params:xml:ns:yang:ietf-ipv4-unicast-routing"
+V6UR_NS = "urn:ietf:params:xml:ns:yang:ietf-ipv6-unicast-routing"
+NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
+
+_COUNTERS = ("in-octets", "in-unicast-pkts", "in-broadcast-pkts", "in-multicast-pkts",
+             "in-discards", "in-errors", "in-unknown-protos", "out-octets", "out-unicast-pkts",
+             "out-broadcast-pkts", "out-multicast-pkts", "out-discards", "out-errors")
+# Per second of link-up time, as a share of the link speed in bytes and packets.
+_AVERAGE_PACKET = 700
+
+
+def rfc3339(moment: float) -> str:
+    return datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="seconds") \
+        .replace("+00:00", "Z")
+
+
+def _seed(*parts: str) -> int:
+    return int.from_bytes(hashlib.blake2b("/".join(parts).encode(), digest_size=4).digest(), "big")
+
+
+@dataclass
+class Link:
+    """One interface's live state."""
+
+    name: str
+    if_index: int
+    oper_up: bool
+    speed: int | None
+    last_change: float
+    up_seconds: float = 0.0     # accumulated link-up time before the current period
+    utilisation: float = 0.05   # share of the speed in use, in and out
+
+    def uptime(self, now: float) -> float:
+        return self.up_seconds + (now - self.last_change if self.oper_up else 0.0)
+
+    def set_oper(self, up: bool, now: float) -> bool:
+        """Change oper-status; False when it already was so."""
+        if up == self.oper_up:
+            return False
+        self.up_seconds = self.uptime(now)
+        self.oper_up = up
+        self.last_change = now
+        return True
+
+    def counters(self, now: float) -> dict[str, int]:
+        seconds = self.uptime(now)
+        rate = (self.speed or 1_000_000_000) / 8 * self.utilisation
+        octets = int(rate * seconds)
+        packets = octets // _AVERAGE_PACKET
+        return {
+            "in-octets": octets, "in-unicast-pkts": packets * 95 // 100,
+            "in-broadcast-pkts": packets // 100, "in-multicast-pkts": packets * 4 // 100,
+            "in-discards": packets // 100_000, "in-errors": packets // 1_000_000,
+            "in-unknown-protos": 0,
+            "out-octets": octets * 7 // 10, "out-unicast-pkts": packets * 7 * 96 // 1000,
+            "out-broadcast-pkts": packets // 200, "out-multicast-pkts": packets * 3 // 100,
+            "out-discards": packets // 200_000, "out-errors": 0,
+        }
+
+
+class OperationalState:
+    """Owned by its device; built lazily on first use."""
+
+    def __init__(self, device_name: str, device_index: int, seed_state: etree._Element,
+                 clock=time.time):
+        self.clock = clock
+        self.device_name = device_name
+        self.device_index = device_index
+        self.boot_time = clock()
+        self.seed = seed_state
+        self.links: dict[str, Link] = {}
+
+    def link(self, name: str) -> Link | None:
+        return self.links.get(name)
+
+    def sync(self, config: etree._Element) -> None:
+        """Follow the configuration: a link for every configured interface."""
+        configured = config.findall(f"{{{IF_NS}}}interfaces/{{{IF_NS}}}interface")
+        for interface in configured:
+            name = interface.findtext(f"{{{IF_NS}}}name")
+            if name is None or name in self.links:
+                continue
+            seeded = self._seeded(name)
+            enabled = interface.findtext(f"{{{IF_NS}}}enabled", "true").strip() != "false"
+            oper = seeded.findtext(f"{{{IF_NS}}}oper-status") if seeded is not None else None
+            speed = seeded.findtext(f"{{{IF_NS}}}speed") if seeded is not None else None
+            self.links[name] = Link(
+                name=name, if_index=len(self.links) + 1,
+                oper_up=(oper == "up") if oper else enabled,
+                speed=int(speed) if speed else None, last_change=self.boot_time,
+                utilisation=0.01 + (_seed(self.device_name, name) % 100) / 1000)
+        names = {i.findtext(f"{{{IF_NS}}}name") for i in configured}
+        for name in list(self.links):
+            if name not in names:
+                del self.links[name]
+
+    def _seeded(self, name: str) -> etree._Element | None:
+        for interface in self.seed.iterfind(f"{{{IF_NS}}}interfaces/{{{IF_NS}}}interface"):
+            if interface.findtext(f"{{{IF_NS}}}name") == name:
+                return interface
+        return None
+
+    def mac(self, if_index: int) -> str:
+        value = (0x02_00_5E_00_00_00 | (self.device_index & 0xFFFF) << 8 | if_index & 0xFF)
+        text = f"{value:012x}"
+        return ":".join(text[i:i + 2] for i in range(0, 12, 2))
+
+    def build(self, config: etree._Element) -> etree._Element:
+        """The state tree now, under a ``<data>`` wrapper."""
+        self.sync(config)
+        now = self.clock()
+        data = etree.Element(f"{{{NC_NS}}}data", nsmap={None: NC_NS})
+        self._interfaces(data, config, now)
+        self._hardware(data, config, now)
+        self._system(data, now)
+        self._routing(data, config)
+        return data
+
+    def _interfaces(self, data: etree._Element, config: etree._Element, now: float) -> None:
+        interfaces = etree.SubElement(data, f"{{{IF_NS}}}interfaces", nsmap={None: IF_NS})
+        for interface in config.iterfind(f"{{{IF_NS}}}interfaces/{{{IF_NS}}}interface"):
+            name = interface.findtext(f"{{{IF_NS}}}name")
+            link = self.links.get(name)
+            if link is None:
+                continue
+            enabled = interface.findtext(f"{{{IF_NS}}}enabled", "true").strip() != "false"
+            entry = etree.SubElement(interfaces, f"{{{IF_NS}}}interface")
+            _leaf(entry, IF_NS, "name", name)
+            _leaf(entry, IF_NS, "admin-status", "up" if enabled else "down")
+            _leaf(entry, IF_NS, "oper-status", "up" if link.oper_up and enabled else "down")
+            _leaf(entry, IF_NS, "last-change", rfc3339(link.last_change))
+            _leaf(entry, IF_NS, "if-index", str(link.if_index))
+            if_type = interface.findtext(f"{{{IF_NS}}}type") or ""
+            if if_type.endswith("ethernetCsmacd"):
+                _leaf(entry, IF_NS, "phys-address", self.mac(link.if_index))
+            if link.speed:
+                _leaf(entry, IF_NS, "speed", str(link.speed))
+            statistics = etree.SubElement(entry, f"{{{IF_NS}}}statistics")
+            _leaf(statistics, IF_NS, "discontinuity-time", rfc3339(self.boot_time))
+            for counter, value in link.counters(now).items():
+                _leaf(statistics, IF_NS, counter, str(value))
+
+    def _hardware(self, data: etree._Element, config: etree._Element, now: float) -> None:
+        hardware = etree.SubElement(data, f"{{{HW_NS}}}hardware",
+                                    nsmap={None: HW_NS, "ianahw": IANAHW_NS})
+        _leaf(hardware, HW_NS, "last-change", rfc3339(self.boot_time))
+        serial = f"EMU{_seed(self.device_name) % 10**8:08d}"
+        components = [("chassis", "chassis", None, f"{serial}")]
+        for slot in (1, 2):
+            components.append((f"psu-{slot}", "power-supply", "chassis", f"{serial}P{slot}"))
+            components.append((f"fan-{slot}", "fan", "chassis", f"{serial}F{slot}"))
+        for name in self.links:
+            components.append((f"port-{name}", "port", "chassis", None))
+        for index, (name, kind, parent, serial_num) in enumerate(components, start=1):
+            component = etree.SubElement(hardware, f"{{{HW_NS}}}component")
+            _leaf(component, HW_NS, "name", name)
+            _leaf(component, HW_NS, "class", f"ianahw:{kind}")
+            _leaf(component, HW_NS, "physical-index", str(index))
+            _leaf(component, HW_NS, "description", f"{kind.replace('-', ' ')} {name}")
+            if parent:
+                _leaf(component, HW_NS, "parent", parent)
+                _leaf(component, HW_NS, "parent-rel-pos", str(index))
+            if kind == "chassis":
+                for child in components[1:]:
+                    _leaf(component, HW_NS, "contains-child", child[0])
+            if serial_num:
+                _leaf(component, HW_NS, "serial-num", serial_num)
+            _leaf(component, HW_NS, "mfg-name", "netconf-emulator")
+            _leaf(component, HW_NS, "is-fru", "true" if kind in ("power-supply", "fan") else "false")
+
+    def _system(self, data: etree._Element, now: float) -> None:
+        system = etree.SubElement(data, f"{{{SYS_NS}}}system-state", nsmap={None: SYS_NS})
+        platform = self.seed.find(f"{{{SYS_NS}}}system-state/{{{SYS_NS}}}platform")
+        if platform is not None:
+            system.append(etree.fromstring(etree.tostring(platform)))
+        clock = etree.SubElement(system, f"{{{SYS_NS}}}clock")
+        _leaf(clock, SYS_NS, "current-datetime", rfc3339(now))
+        _leaf(clock, SYS_NS, "boot-datetime", rfc3339(self.boot_time))
+
+
+    def _routing(self, data: etree._Element, config: etree._Element) -> None:
+        """The RIBs: a connected route per address of a link that is up, and the
+        configured static routes (a profile without ietf-routing prunes them)."""
+        routing = etree.SubElement(data, f"{{{RT_NS}}}routing",
+                                   nsmap={None: RT_NS, "rt": RT_NS, "v4ur": V4UR_NS,
+                                          "v6ur": V6UR_NS})
+        ribs = etree.SubElement(routing, f"{{{RT_NS}}}ribs")
+        for family, ns, version in (("ipv4-unicast", V4UR_NS, "ipv4"),
+                                    ("ipv6-unicast", V6UR_NS, "ipv6")):
+            rib = etree.SubElement(ribs, f"{{{RT_NS}}}rib")
+            _leaf(rib, RT_NS, "name", f"{version}-master")
+            _leaf(rib, RT_NS, "address-family", f"{'v4ur' if version == 'ipv4' else 'v6ur'}:{family}")
+            routes = etree.SubElement(rib, f"{{{RT_NS}}}routes")
+            for interface in config.iterfind(f"{{{IF_NS}}}interfaces/{{{IF_NS}}}interface"):
+                name = interface.findtext(f"{{{IF_NS}}}name")
+                link = self.links.get(name)
+                if link is None or not link.oper_up:
+                    continue
+                for address in interface.iterfind(f"{{{IP_NS}}}{version}/{{{IP_NS}}}address"):
+                    ip = address.findtext(f"{{{IP_NS}}}ip")
+                    length = address.findtext(f"{{{IP_NS}}}prefix-length")
+                    if not ip or not length:
+                        continue
+                    network = ipaddress.ip_interface(f"{ip.strip()}/{length.strip()}").network
+                    route = etree.SubElement(routes, f"{{{RT_NS}}}route")
+                    _leaf(route, ns, "destination-prefix", str(network))
+                    next_hop = etree.SubElement(route, f"{{{RT_NS}}}next-hop")
+                    _leaf(next_hop, RT_NS, "outgoing-interface", name)
+                    _leaf(route, RT_NS, "source-protocol", "rt:direct")
+                    etree.SubElement(route, f"{{{RT_NS}}}active")
+                    _leaf(route, RT_NS, "last-updated", rfc3339(link.last_change))
+            static = f"{{{RT_NS}}}control-plane-protocols/{{{RT_NS}}}control-plane-protocol/" \
+                     f"{{{RT_NS}}}static-routes/{{{ns}}}{version}/{{{ns}}}route"
+            for configured in config.iterfind(f"{{{RT_NS}}}routing/{static}"):
+                prefix = configured.findtext(f"{{{ns}}}destination-prefix")
+                gateway = configured.findtext(f"{{{ns}}}next-hop/{{{ns}}}next-hop-address")
+                if not prefix:
+                    continue
+                route = etree.SubElement(routes, f"{{{RT_NS}}}route")
+                _leaf(route, ns, "destination-prefix", prefix.strip())
+                _leaf(route, RT_NS, "route-preference", "1")
+                next_hop = etree.SubElement(route, f"{{{RT_NS}}}next-hop")
+                if gateway:
+                    _leaf(next_hop, ns, "next-hop-address", gateway.strip())
+                else:
+                    _leaf(next_hop, RT_NS, "special-next-hop", "blackhole")
+                _leaf(route, RT_NS, "source-protocol", "rt:static")
+                etree.SubElement(route, f"{{{RT_NS}}}active")
+                _leaf(route, RT_NS, "last-updated", rfc3339(self.boot_time))
+
+
+def _leaf(parent: etree._Element, ns: str, name: str, text: str) -> etree._Element:
+    element = etree.SubElement(parent, f"{{{ns}}}{name}")
+    element.text = text
+    return element

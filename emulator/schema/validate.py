@@ -1,0 +1,481 @@
+"""Instance validation: a data tree against a compiled schema (RFC 7950).
+
+A data tree is an lxml element (any wrapper, such as ``<data>`` or
+``<config>``) whose children are the top-level data nodes. :func:`validate`
+checks it whole; :func:`validate_change` checks what an edit can have
+affected. Both return :class:`~emulator.netconf.errors.RpcError`s with the
+error-tag, error-app-tag and error-path that RFC 6241 Appendix A and
+RFC 7950 sections 8.3 and 15 call for.
+
+Defaults (RFC 7950 section 7.6.1) are part of the tree that ``must`` and
+``when`` see: they are put in while the tree is checked and taken out again.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+from lxml import etree
+
+from emulator.netconf.errors import RpcError
+from emulator.schema.model import Choice, Schema, SchemaNode
+from emulator.schema.types import BadValue, InstanceIdentifierType, LeafrefType
+from emulator.schema.xpath import instance
+
+YANG_NS = "urn:ietf:params:xml:ns:yang:1"
+MAX_ERRORS = 50
+_DEFAULT_MARK = "{urn:netconf-emulator:internal}default"
+
+
+class _TooMany(Exception):
+    pass
+
+
+class Validation:
+    """One run over one tree; collects errors until :data:`MAX_ERRORS`."""
+
+    def __init__(self, schema: Schema, root: etree._Element, config: bool):
+        self.schema = schema
+        self.root = root
+        self.config = config
+        self.errors: list[RpcError] = []
+        self.constrained: list[tuple[etree._Element, SchemaNode]] = []
+        self.defaults: list[etree._Element] = []
+
+    # -- reporting ----------------------------------------------------------
+
+    def fail(self, error: RpcError) -> None:
+        self.errors.append(error)
+        if len(self.errors) >= MAX_ERRORS:
+            raise _TooMany
+
+    def path_of(self, element: etree._Element) -> tuple[str, dict[str, str]]:
+        """An instance-identifier-like error-path, and the prefixes it uses."""
+        steps = []
+        used: dict[str, str] = {}
+        node = element
+        while node is not None and node is not self.root:
+            steps.append(self._step(node, used))
+            node = node.getparent()
+        return "/" + "/".join(reversed(steps)), used
+
+    def _prefix(self, ns: str | None, used: dict[str, str]) -> str:
+        if ns is None:
+            return ""
+        prefix = self.schema.prefixes.get(ns)
+        if prefix is None:
+            prefix = next((p for p, u in used.items() if u == ns), f"ns{len(used)}")
+        used[prefix] = ns
+        return prefix + ":"
+
+    def _step(self, element: etree._Element, used: dict[str, str]) -> str:
+        qname = etree.QName(element)
+        step = self._prefix(qname.namespace, used) + qname.localname
+        schema_node = self.schema.node_for(element)
+        if schema_node is not None and schema_node.keyword == "list":
+            for key_ns, key_name in schema_node.keys:
+                value = element.findtext(f"{{{key_ns}}}{key_name}")
+                if value is not None:
+                    step += f"[{self._prefix(key_ns, used)}{key_name}={_quote(value)}]"
+        elif schema_node is not None and schema_node.keyword == "leaf-list":
+            step += f"[.={_quote(element.text or '')}]"
+        return step
+
+    def error(self, tag: str, type_: str, message: str, element: etree._Element,
+              app_tag: str | None = None, info: list | None = None) -> RpcError:
+        path, used = self.path_of(element)
+        return RpcError(tag, type_, message, app_tag=app_tag, path=path, path_ns=used,
+                        info=info or [])
+
+    # -- structure and types -----------------------------------------------
+
+    def check_children(self, parent: etree._Element, schema_node: SchemaNode) -> None:
+        by_tag = schema_node.by_tag
+        config = self.config
+        seen: dict[SchemaNode, list[etree._Element]] = {}
+        for child in parent:
+            tag = child.tag
+            if type(tag) is not str:
+                continue  # a comment or processing instruction
+            node = by_tag.get(tag)
+            if node is None:
+                self.unknown(child, schema_node)
+                continue
+            if config and not node.config:
+                name = node.name
+                self.fail(self.error(
+                    "invalid-value", "application",
+                    f"{name} is state data (config false) and cannot be configured",
+                    child, info=[("bad-element", name)]))
+                continue
+            same = seen.get(node)
+            if same is None:
+                seen[node] = [child]
+            else:
+                same.append(child)
+            self.check_node(child, node)
+        self.check_siblings(parent, schema_node, seen)
+
+    def unknown(self, child: etree._Element, schema_node: SchemaNode) -> None:
+        qname = etree.QName(child)
+        where = f"in {schema_node.name}" if schema_node.name else "at the top level"
+        if qname.namespace in self.schema.prefixes:
+            self.fail(self.error("unknown-element", "application",
+                                 f"{qname.localname} is not a data node {where}", child,
+                                 info=[("bad-element", qname.localname)]))
+        else:
+            self.fail(self.error("unknown-namespace", "application",
+                                 f"namespace {qname.namespace or '(none)'} of {qname.localname} "
+                                 "belongs to no module of this device", child,
+                                 info=[("bad-element", qname.localname),
+                                       ("bad-namespace", qname.namespace or "")]))
+
+    def check_node(self, element: etree._Element, node: SchemaNode) -> None:
+        if node.constrained:
+            self.constrained.append((element, node))
+        keyword = node.keyword
+        if node.type is not None:
+            if len(element):
+                self.fail(self.error("invalid-value", "application",
+                                     f"{node.name} holds a value, not elements", element))
+                return
+            try:
+                node.type.parse(element.text or "", element.nsmap)
+            except BadValue as exc:
+                self.fail(self.error("invalid-value", "application",
+                                     f"{node.name}: {exc}", element, app_tag=exc.app_tag))
+        elif keyword == "list":
+            self.check_children(element, node)
+        elif keyword == "container":
+            self.check_children(element, node)
+        # anydata and anyxml hold anything
+
+    def check_siblings(self, parent: etree._Element, schema_node: SchemaNode,
+                       seen: dict[SchemaNode, list[etree._Element]]) -> None:
+        for node, elements in seen.items():
+            keyword = node.keyword
+            if keyword == "list":
+                self.check_list(node, elements)
+            elif keyword == "leaf-list":
+                self.check_leaf_list(node, elements)
+            elif len(elements) > 1:
+                self.fail(self.error("bad-element", "application",
+                                     f"{node.name} appears {len(elements)} times; it may appear once",
+                                     elements[1], info=[("bad-element", node.name)]))
+        for choice in schema_node.choices:
+            self.check_choice(parent, choice, seen)
+        for node in schema_node.absent_checks:
+            if node in seen or (self.config and not node.config):
+                continue
+            if node.cases and not self.case_active(node, seen):
+                continue
+            if node.keyword in ("list", "leaf-list") and node.min_elements:
+                if not self.excluded_by_when(parent, node):
+                    self.fail(self.error("operation-failed", "application",
+                                         f"{node.name} needs at least {node.min_elements} "
+                                         f"entries, not 0", parent, app_tag="too-few-elements"))
+            elif node.mandatory:
+                if not self.excluded_by_when(parent, node):
+                    self.fail(self.error("missing-element", "application",
+                                         f"mandatory {node.keyword} {node.name} is missing", parent,
+                                         info=[("bad-element", node.name)]))
+            elif not node.whens and node.config:
+                # (state containers a server does not fill, such as the
+                # deprecated *-state trees, are not held to their mandates)
+                self.check_absent_container(parent, node)
+
+    def check_absent_container(self, parent: etree._Element, node: SchemaNode) -> None:
+        """A non-presence container exists implicitly: its mandatory nodes must be there."""
+        for child in node.absent_checks:
+            if (self.config and not child.config) or child.cases or child.whens:
+                continue
+            if child.mandatory or child.min_elements:
+                what = "entries" if child.keyword in ("list", "leaf-list") else child.keyword
+                self.fail(self.error("missing-element", "application",
+                                     f"{node.name} needs {child.name} ({what})", parent,
+                                     info=[("bad-element", child.name)]))
+            else:
+                self.check_absent_container(parent, child)
+
+    def excluded_by_when(self, parent: etree._Element, node: SchemaNode) -> bool:
+        """Is a missing node excused by its 'when'? (One on the node itself cannot be
+        evaluated without the node, and excuses it.)"""
+        return any(not when.on_parent or not when.xpath.true(parent) for when in node.whens)
+
+    def case_active(self, node: SchemaNode, seen: dict) -> bool:
+        """Mandatory nodes inside a case matter only when that case is chosen."""
+        return all(self.chosen_case(choice, seen) == case for choice, case in node.cases)
+
+    @staticmethod
+    def chosen_case(choice: Choice, seen: dict) -> str | None:
+        for node in seen:
+            for node_choice, case in node.cases:
+                if node_choice is choice:
+                    return case
+        return None
+
+    def check_choice(self, parent: etree._Element, choice: Choice, seen: dict) -> None:
+        present: dict[str, etree._Element] = {}
+        for node, elements in seen.items():
+            for node_choice, case in node.cases:
+                if node_choice is choice:
+                    present.setdefault(case, elements[0])
+        if len(present) > 1:
+            cases = sorted(present)
+            self.fail(self.error("bad-element", "application",
+                                 f"choice {choice.name} takes one case, but data of cases "
+                                 f"{' and '.join(cases)} is present", present[cases[1]],
+                                 info=[("bad-element", etree.QName(present[cases[1]]).localname)]))
+        elif not present and choice.mandatory:
+            if choice.parent_case is not None:
+                outer, case = choice.parent_case
+                if self.chosen_case(outer, seen) != case:
+                    return
+            missing = etree.Element(f"{{{YANG_NS}}}missing-choice", nsmap={"yang": YANG_NS})
+            missing.text = choice.name
+            self.fail(self.error("data-missing", "application",
+                                 f"one case of choice {choice.name} must be present", parent,
+                                 app_tag="missing-choice", info=[missing]))
+
+    def check_list(self, node: SchemaNode, elements: list[etree._Element]) -> None:
+        self.check_count(node, elements)
+        if node.keys:
+            first: dict[tuple, etree._Element] = {}
+            for element in elements:
+                key = self.key_of(element, node)
+                if key is None:
+                    continue
+                if key in first:
+                    self.fail(self.error(
+                        "operation-failed", "application",
+                        f"two entries of list {node.name} have the key "
+                        f"{', '.join(str(v) for v in key)}", element, app_tag="data-not-unique"))
+                else:
+                    first[key] = element
+        for unique in node.uniques:
+            self.check_unique(node, unique, elements)
+
+    def key_of(self, element: etree._Element, node: SchemaNode) -> tuple | None:
+        """The entry's key values (reporting missing keys), compared as text."""
+        values = []
+        for key_tag, key_node in node.key_nodes:
+            key = element.find(key_tag)
+            if key is None:
+                self.fail(self.error("missing-element", "application",
+                                     f"an entry of list {node.name} has no key {key_node.name}",
+                                     element, info=[("bad-element", key_node.name)]))
+                return None
+            text = key.text or ""
+            values.append(text.strip() if key_node.type.trims else text)
+        return tuple(values)
+
+    def check_unique(self, node: SchemaNode, unique: list[tuple], elements: list) -> None:
+        seen: dict[tuple, etree._Element] = {}
+        for element in elements:
+            values = []
+            leaves = []
+            for steps in unique:
+                target = element
+                for ns, name in steps:
+                    target = target.find(f"{{{ns}}}{name}") if target is not None else None
+                if target is None:
+                    break   # entries missing a leaf of the unique set are not compared
+                values.append((target.text or "").strip())
+                leaves.append(target)
+            else:
+                key = tuple(values)
+                if key in seen:
+                    info = []
+                    for leaf in leaves:
+                        path, used = self.path_of(leaf)
+                        item = etree.Element(f"{{{YANG_NS}}}non-unique",
+                                             nsmap={"yang": YANG_NS, **used})
+                        item.text = path
+                        info.append(item)
+                    names = ", ".join("/".join(n for _, n in s) for s in unique)
+                    self.fail(self.error("operation-failed", "application",
+                                         f"entries of {node.name} must differ in ({names})",
+                                         element, app_tag="data-not-unique", info=info))
+                else:
+                    seen[key] = element
+
+    def check_leaf_list(self, node: SchemaNode, elements: list[etree._Element]) -> None:
+        self.check_count(node, elements)
+        if node.config:
+            values: set = set()
+            for element in elements:
+                try:
+                    value = node.type.parse(element.text or "", element.nsmap)
+                except BadValue:
+                    continue
+                if value in values:
+                    self.fail(self.error("operation-failed", "application",
+                                         f"{node.name} holds {element.text!r} twice",
+                                         element, app_tag="data-not-unique"))
+                values.add(value)
+
+    def check_count(self, node: SchemaNode, elements: list[etree._Element]) -> None:
+        count = len(elements)
+        if node.max_elements is not None and count > node.max_elements:
+            self.fail(self.error("operation-failed", "application",
+                                 f"{node.name} may have at most {node.max_elements} entries, "
+                                 f"not {count}", elements[node.max_elements],
+                                 app_tag="too-many-elements"))
+        if count < node.min_elements:
+            self.fail(self.error("operation-failed", "application",
+                                 f"{node.name} needs at least {node.min_elements} entries, "
+                                 f"not {count}", elements[-1], app_tag="too-few-elements"))
+
+    # -- defaults -----------------------------------------------------------
+
+    def add_defaults(self, parent: etree._Element, schema_node: SchemaNode) -> None:
+        """Put in the defaults in use (RFC 7950 7.6.1), so XPath sees them."""
+        seen: dict[SchemaNode, list[etree._Element]] = {}
+        for child in parent:
+            node = schema_node.by_tag.get(child.tag) if type(child.tag) is str else None
+            if node is None:
+                continue
+            seen.setdefault(node, []).append(child)
+            if node.keyword in ("container", "list"):
+                self.add_defaults(child, node)
+        self.add_missing_defaults(parent, schema_node, seen)
+
+    def add_missing_defaults(self, parent: etree._Element, schema_node: SchemaNode,
+                             seen: dict[SchemaNode, list]) -> None:
+        for node in schema_node.children.values():
+            if node in seen or (self.config and not node.config):
+                continue
+            if node.whens or (node.cases and not self.default_case_applies(node, seen)):
+                continue  # (a default under a 'when' is left out rather than guessed)
+            if node.default and node.keyword in ("leaf", "leaf-list"):
+                for value in node.default:
+                    self.defaults.append(make_default(parent, node, value))
+            elif node.keyword == "container" and not node.presence and has_defaults(node):
+                container = etree.SubElement(parent, node.tag)
+                container.set(_DEFAULT_MARK, "1")
+                self.defaults.append(container)
+                self.add_missing_defaults(container, node, {})
+
+    def default_case_applies(self, node: SchemaNode, seen: dict) -> bool:
+        for choice, case in node.cases:
+            chosen = self.chosen_case(choice, seen)
+            if chosen is None:
+                if choice.default_case != case:
+                    return False
+            elif chosen != case:
+                return False
+        return True
+
+    def remove_defaults(self) -> None:
+        for element in reversed(self.defaults):
+            parent = element.getparent()
+            if parent is not None:
+                parent.remove(element)
+        self.defaults.clear()
+
+    # -- constraints ----------------------------------------------------------
+
+    def check_constraints(self, items: Iterable[tuple[etree._Element, SchemaNode]]) -> None:
+        for element, node in items:
+            if element.getparent() is None:
+                continue  # removed meanwhile
+            if not self.when_holds(element, node):
+                self.fail(self.error(
+                    "unknown-element", "application",
+                    f"{node.name} may exist only when "
+                    f"{' and '.join(w.xpath.source for w in node.whens)}",
+                    element, info=[("bad-element", node.name)]))
+                continue
+            for must in node.musts:
+                if not must.xpath.true(element):
+                    self.fail(self.error(
+                        "operation-failed", "application",
+                        must.message or f"{node.name} breaks the condition {must.xpath.source!r}",
+                        element, app_tag=must.app_tag or "must-violation"))
+            yang_type = node.type
+            if isinstance(yang_type, LeafrefType) and yang_type.require_instance:
+                self.check_leafref(element, node, yang_type)
+            elif isinstance(yang_type, InstanceIdentifierType) and yang_type.require_instance:
+                if not instance(element, (element.text or "").strip()):
+                    self.fail(self.error("data-missing", "application",
+                                         f"{node.name} names {element.text!r}, which does not exist",
+                                         element, app_tag="instance-required"))
+
+    def when_holds(self, element: etree._Element, node: SchemaNode) -> bool:
+        for when in node.whens:
+            context = element.getparent() if when.on_parent else element
+            if not when.xpath.true(context):
+                return False
+        return True
+
+    def check_leafref(self, element: etree._Element, node: SchemaNode, leafref: LeafrefType) -> None:
+        value = element.text or ""
+        try:
+            wanted = leafref.parse(value, element.nsmap)
+        except BadValue:
+            return  # already reported as invalid-value
+        for target in leafref.xpath.nodes(element):
+            if not isinstance(target, etree._Element):
+                continue
+            try:
+                if leafref.parse(target.text or "", target.nsmap) == wanted:
+                    return
+            except BadValue:
+                continue
+        self.fail(self.error("data-missing", "application",
+                             f"{node.name} refers to {value.strip()!r}, which does not exist at "
+                             f"{leafref.path}", element, app_tag="instance-required"))
+
+
+def _quote(value: str) -> str:
+    return f"'{value}'" if "'" not in value else f'"{value}"'
+
+
+def has_defaults(node: SchemaNode) -> bool:
+    for child in node.children.values():
+        if child.cases:
+            continue
+        if child.default and child.keyword in ("leaf", "leaf-list"):
+            return True
+        if child.keyword == "container" and not child.presence and has_defaults(child):
+            return True
+    return False
+
+
+def make_default(parent: etree._Element, node: SchemaNode, value: str) -> etree._Element:
+    element = etree.SubElement(parent, node.tag, nsmap={k: v for k, v in node.default_nsmap.items()
+                                                         if k is not None})
+    element.text = value
+    element.set(_DEFAULT_MARK, "1")
+    return element
+
+
+def is_default(element: etree._Element) -> bool:
+    return element.get(_DEFAULT_MARK) is not None
+
+
+def validate(schema: Schema, root: etree._Element, *, config: bool = True) -> list[RpcError]:
+    """Every error of the tree under ``root`` (configuration only, by default).
+
+    ``root`` is the document element of its own tree, since absolute paths in
+    ``must``, ``when`` and ``path`` start from it.
+    """
+    if root.getparent() is not None:
+        raise ValueError("validate() needs the root of a tree of its own")
+    run = Validation(schema, root, config)
+    try:
+        run.check_children(root, schema.root)
+        if run.constrained:
+            run.add_defaults(root, schema.root)
+            run.check_constraints(run.constrained)
+    except _TooMany:
+        pass
+    finally:
+        run.remove_defaults()
+    return run.errors
+
+
+def iter_data(root: etree._Element) -> Iterator[etree._Element]:
+    for element in root.iter():
+        if isinstance(element.tag, str) and element is not root:
+            yield element
