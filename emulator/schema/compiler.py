@@ -344,11 +344,11 @@ class _Compiler:
             return yt.IdentityrefType(bases, self.schema.identities)
         if isinstance(spec, ptypes.PathTypeSpec):
             path = spec.path_  # the path statement itself
-            leafref = yt.LeafrefType(path.arg, spec.require_instance)
+            leafref = yt.LeafrefType(path.arg, _require_instance(type_stmt))
             self._leafrefs.append((leafref, path, spec))
             return leafref
         if isinstance(spec, ptypes.InstanceIdentifierTypeSpec):
-            return yt.InstanceIdentifierType(spec.require_instance)
+            return yt.InstanceIdentifierType(_require_instance(type_stmt))
         if isinstance(spec, ptypes.UnionTypeSpec):
             return yt.UnionType([self._type(member) for member in spec.types])
         raise SchemaError(f"{type_stmt.pos}: type {type_stmt.arg!r} is not supported")
@@ -369,6 +369,19 @@ class _Compiler:
         target = getattr(spec, "i_target_node", None)
         if target is not None:
             leafref.target = self._type(target.search_one("type"))
+
+
+def _require_instance(type_stmt: Any) -> bool:
+    """Read from the statements: pyang keeps one shared spec object for every
+    plain instance-identifier, so its require_instance is whoever set it last."""
+    current = type_stmt
+    while current is not None:
+        found = _arg(current, "require-instance")
+        if found is not None:
+            return found == "true"
+        typedef = getattr(current, "i_typedef", None)
+        current = typedef.search_one("type") if typedef is not None else None
+    return True
 
 
 def _arg(stmt: Any, keyword: str) -> str | None:

@@ -122,6 +122,7 @@ class Schema:
         self.modules: dict[str, ModuleInfo] = {}
         self.prefixes: dict[str, str] = {}   # namespace -> a prefix unique in this schema
         self.pyang: Any = None                # pyang's context, for YIN and module texts
+        self._dependents: tuple[dict[str, list[SchemaNode]], list[SchemaNode]] | None = None
 
     @property
     def top(self) -> dict[tuple[str, str], SchemaNode]:
@@ -144,3 +145,31 @@ class Schema:
     def walk(self) -> Iterator[SchemaNode]:
         for node in self.top.values():
             yield from node.walk()
+
+    def dependents(self, names: set[str]) -> list[SchemaNode]:
+        """Nodes with a must, when or reference whose expression names one of
+        ``names`` (local names), or cannot be analysed and so depends on all."""
+        if self._dependents is None:
+            index: dict[str, list[SchemaNode]] = {}
+            always: list[SchemaNode] = []
+            for node in self.walk():
+                if not node.constrained:
+                    continue
+                expressions = [w.xpath for w in node.whens] + [m.xpath for m in node.musts]
+                if getattr(node.type, "xpath", None) is not None:
+                    expressions.append(node.type.xpath)
+                if node.type is not None and node.type.name == "instance-identifier":
+                    always.append(node)
+                    continue
+                for expression in expressions:
+                    if expression.opaque:
+                        always.append(node)
+                        break
+                    for name in expression.names:
+                        index.setdefault(name, []).append(node)
+            self._dependents = (index, always)
+        index, always = self._dependents
+        found = list(always)
+        for name in names:
+            found.extend(index.get(name, ()))
+        return list(dict.fromkeys(found))

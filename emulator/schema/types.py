@@ -49,8 +49,9 @@ class Restriction:
 
 class YangType:
     name = "?"
-    #: True for types whose values are compared as trimmed text
-    trims = True
+    #: True for types whose text may carry surrounding whitespace (numbers, as
+    #: libyang reads them); the others must match exactly.
+    trims = False
 
     def parse(self, text: str, nsmap: Mapping[str | None, str]) -> Any:
         raise NotImplementedError
@@ -63,6 +64,8 @@ _INT = re.compile(r"[+-]?[0-9]+\Z")
 
 
 class IntegerType(YangType):
+    trims = True
+
     def __init__(self, name: str, low: int, high: int, restrictions: list[Restriction]):
         self.name = name
         self.low, self.high = low, high
@@ -85,6 +88,7 @@ _DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?\Z")
 
 class Decimal64Type(YangType):
     name = "decimal64"
+    trims = True
 
     def __init__(self, fraction_digits: int, restrictions: list[Restriction]):
         self.fraction_digits = fraction_digits
@@ -95,7 +99,9 @@ class Decimal64Type(YangType):
         text = text.strip()
         if not _DECIMAL.match(text):
             raise BadValue(f"{text!r} is not a decimal number")
-        digits = len(text.partition(".")[2])
+        # Extra fraction digits are tolerated when they are zeros ("1.500" for
+        # fraction-digits 2), as libyang does: the value is still exact.
+        digits = len(text.partition(".")[2].rstrip("0"))
         if digits > self.fraction_digits:
             raise BadValue(f"{text} has {digits} fraction digits; at most "
                            f"{self.fraction_digits} are allowed")
@@ -131,7 +137,6 @@ class Pattern:
 
 class StringType(YangType):
     name = "string"
-    trims = False
 
     def __init__(self, lengths: list[Restriction], patterns: list[Pattern]):
         self.lengths = lengths
@@ -149,7 +154,6 @@ class BooleanType(YangType):
     name = "boolean"
 
     def parse(self, text: str, nsmap: Mapping[str | None, str]) -> bool:
-        text = text.strip()
         if text == "true":
             return True
         if text == "false":
@@ -161,8 +165,8 @@ class EmptyType(YangType):
     name = "empty"
 
     def parse(self, text: str, nsmap: Mapping[str | None, str]) -> str:
-        if text.strip():
-            raise BadValue(f"a leaf of type empty has no value, not {text.strip()!r}")
+        if text:
+            raise BadValue(f"a leaf of type empty has no value, not {text!r}")
         return ""
 
 
@@ -173,7 +177,6 @@ class EnumerationType(YangType):
         self.enums = enums
 
     def parse(self, text: str, nsmap: Mapping[str | None, str]) -> str:
-        text = text.strip()
         if text not in self.enums:
             raise BadValue(f"{text!r} is not one of {', '.join(self.enums)}")
         return text
@@ -203,7 +206,7 @@ class BinaryType(YangType):
 
     def parse(self, text: str, nsmap: Mapping[str | None, str]) -> bytes:
         try:
-            data = base64.b64decode("".join(text.split()), validate=True)
+            data = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
             raise BadValue("not valid base64") from None
         for restriction in self.lengths:
@@ -221,10 +224,10 @@ class IdentityrefType(YangType):
         self.identities = identities
 
     def parse(self, text: str, nsmap: Mapping[str | None, str]) -> tuple[str, str]:
-        identity = self.identities.resolve(text.strip(), nsmap)
+        identity = self.identities.resolve(text, nsmap)
         for base in self.bases:
             if not self.identities.derived_from(identity, base):
-                raise BadValue(f"identity {text.strip()!r} is not derived from {base[1]!r}")
+                raise BadValue(f"identity {text!r} is not derived from {base[1]!r}")
         return identity
 
 
@@ -274,10 +277,6 @@ class UnionType(YangType):
 
     def __init__(self, members: list[YangType]):
         self.members = members
-
-    @property
-    def trims(self) -> bool:  # type: ignore[override]
-        return False
 
     def member_for(self, text: str, nsmap: Mapping[str | None, str]) -> YangType:
         reasons = []

@@ -479,3 +479,98 @@ def iter_data(root: etree._Element) -> Iterator[etree._Element]:
     for element in root.iter():
         if isinstance(element.tag, str) and element is not root:
             yield element
+
+
+def validate_change(schema: Schema, root: etree._Element, touched: Iterable[etree._Element] = (),
+                    *, removed: Iterable[tuple[etree._Element, str]] = (),
+                    config: bool = True) -> list[RpcError]:
+    """Validate what an edit can have affected, assuming the tree was valid before.
+
+    ``touched`` are the elements the edit created, replaced or changed;
+    ``removed`` holds (parent, tag) for each element it deleted. Checked again:
+    each touched subtree, the siblings of each touched or deleted element
+    (keys, unique, counts, choices, mandatory nodes), and every must, when
+    and reference anywhere whose expression names a node the edit touched.
+    """
+    if root.getparent() is not None:
+        raise ValueError("validate_change() needs the root of a tree of its own")
+    run = Validation(schema, root, config)
+    try:
+        names: set[str] = set()
+        parents: dict[int, etree._Element] = {}
+        for element in _outermost([t for t in touched if t is not None]):
+            if element is root:
+                return validate(schema, root, config=config)
+            node = schema.node_for(element)
+            if node is None:
+                parent_node = schema.node_for(element.getparent()) \
+                    if element.getparent() is not root else schema.root
+                if parent_node is not None:
+                    run.unknown(element, parent_node)
+                continue
+            if config and not node.config:
+                run.check_children(element.getparent(), node.parent)
+                continue
+            run.check_node(element, node)
+            parents[id(element.getparent())] = element.getparent()
+            for item in element.iter():
+                if type(item.tag) is str:
+                    names.add(item.tag.rpartition("}")[2])
+        for parent, tag in removed:
+            parents[id(parent)] = parent
+            names.add(tag.rpartition("}")[2])
+        for parent in parents.values():
+            parent_node = schema.root if parent is root else schema.node_for(parent)
+            if parent_node is not None:
+                run.check_siblings(parent, parent_node, _seen(parent, parent_node))
+        items = list(run.constrained)
+        for dependent in schema.dependents(names):
+            for instance_element in _instances(root, dependent):
+                items.append((instance_element, dependent))
+        if items:
+            run.add_defaults(root, schema.root)
+            run.check_constraints(_unique_items(items))
+    except _TooMany:
+        pass
+    finally:
+        run.remove_defaults()
+    return run.errors
+
+
+def _seen(parent: etree._Element, schema_node: SchemaNode) -> dict[SchemaNode, list[etree._Element]]:
+    seen: dict[SchemaNode, list[etree._Element]] = {}
+    by_tag = schema_node.by_tag
+    for child in parent:
+        node = by_tag.get(child.tag) if type(child.tag) is str else None
+        if node is not None:
+            seen.setdefault(node, []).append(child)
+    return seen
+
+
+def _outermost(elements: list[etree._Element]) -> list[etree._Element]:
+    chosen = set(elements)
+    result = []
+    for element in elements:
+        ancestor = element.getparent()
+        while ancestor is not None and ancestor not in chosen:
+            ancestor = ancestor.getparent()
+        if ancestor is None and element not in result:
+            result.append(element)
+    return result
+
+
+def _instances(root: etree._Element, node: SchemaNode) -> list[etree._Element]:
+    chain = []
+    current = node
+    while current is not None and current.tag:
+        chain.append(current.tag)
+        current = current.parent
+    return root.findall("/".join(reversed(chain)))
+
+
+def _unique_items(items: list[tuple[etree._Element, SchemaNode]]):
+    seen: set[int] = set()
+    for element, node in items:
+        if id(element) not in seen:
+            seen.add(id(element))
+            yield element, node

@@ -243,6 +243,13 @@ class YangXPath:
         except etree.XPathSyntaxError as exc:
             raise XPathSyntaxError(f"cannot compile XPath {expression!r}: {exc}") from None
         self.rewritten = text
+        # The local names the expression mentions, for incremental validation;
+        # an expression that can reach anything (//, *, deref) is opaque.
+        self.names = {step.rpartition(":")[2] for path in self.steps for step in path
+                      if step not in ("/", "..")}
+        self.opaque = any(token in expression for token in ("//", "*", "deref(", "ancestor",
+                                                            "descendant", "following",
+                                                            "preceding"))
 
     def evaluate(self, node: etree._Element) -> Any:
         saved = _NOW.node, _NOW.expression, _NOW.schema
