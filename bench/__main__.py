@@ -6,6 +6,7 @@ import sys
 
 BENCHMARKS = {
     "startup": "bench.startup",
+    "validation": "bench.validation",
 }
 
 

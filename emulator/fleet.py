@@ -29,9 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from lxml import etree
+
 from emulator import paths
 from emulator.device import DEFAULT_JOURNAL_SIZE, Device
 from emulator.profile import BUILTIN_VARS, Profile, check_var_name, load_profile
+from emulator.schema.validate import validate
 from emulator.yamlfile import (FixtureError, YDict, check_keys, expect_list, expect_mapping,
                                load)
 
@@ -93,11 +96,29 @@ def load_fleet(path: Path | None = None, *, journal_size: int = DEFAULT_JOURNAL_
         entry = expect_mapping(entry, path, line, "a device entry")
         check_keys(entry, _DEVICE_KEYS, path, "a device entry", required={"name", "profile"})
         profile = profile_named(entry["profile"], entry.line_of("profile"))
+        first = None
         for name, values in _stamp(entry, profile, path):
             if name in devices:
                 raise FixtureError(path, entry.line_of("name"), f"device {name!r} is defined twice")
-            devices[name] = Device(name, profile, values, journal_size=journal_size)
+            devices[name] = Device(name, profile, values, index=len(devices),
+                                   journal_size=journal_size)
+            first = first or devices[name]
+        _check_initial_config(first, path, entry.line)
     return Fleet(source=path, profiles=profiles, devices=devices)
+
+
+def _check_initial_config(device: Device, path: Path, line: int) -> None:
+    """The entry's first device must start valid (the others differ only in values)."""
+    try:
+        config = etree.fromstring(device.initial("config").encode())
+    except etree.XMLSyntaxError as exc:
+        raise FixtureError(path, line, f"device {device.name}: its initial configuration is not "
+                                       f"well-formed XML once filled in: {exc.msg}") from None
+    errors = validate(device.profile.schema, config)
+    if errors:
+        first = errors[0]
+        raise FixtureError(path, line, f"device {device.name}: its initial configuration is "
+                                       f"invalid: {first.path}: {first.message}")
 
 
 def _builtin_profile_names() -> set[str]:

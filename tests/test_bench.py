@@ -17,3 +17,10 @@ def test_unknown_benchmark_is_refused():
     result = subprocess.run([sys.executable, "-m", "bench", "nope"], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 2 and "unknown benchmark 'nope'" in result.stderr
+
+
+def test_validation_benchmark_runs():
+    result = subprocess.run([sys.executable, "-m", "bench", "validation", "--interfaces", "20",
+                             "--runs", "2"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "full validation" in result.stdout and "validate_change" in result.stdout

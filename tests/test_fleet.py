@@ -90,14 +90,22 @@ def test_start_mac_counters_and_numbers(tmp_path):
 
 
 def test_values_are_escaped_in_the_xml(tmp_path):
+    folder = tmp_path / "p"
+    write(folder, "modules: [ietf-interfaces, iana-if-type]\nconfig: c.xml\n", "profile.yaml")
+    (folder / "c.xml").write_text(
+        f'<data xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><interfaces xmlns="{IF_NS}">'
+        '<interface><name>e0</name><description>${note}</description>'
+        '<type xmlns:ianaift="urn:ietf:params:xml:ns:yang:iana-if-type">ianaift:other</type>'
+        '</interface></interfaces></data>')
     fleet = load_fleet(write(tmp_path, """
+        profiles: {p: ./p}
         devices:
           - name: r1
-            profile: router
-            vars: {hostname: "a&b<c>"}
+            profile: p
+            vars: {note: "a&b<c>"}
     """))
     config = etree.fromstring(fleet.get("r1").initial("config").encode())
-    assert config.findtext(f".//{{{SYS_NS}}}hostname") == "a&b<c>"
+    assert config.findtext(f".//{{{IF_NS}}}description") == "a&b<c>"
 
 
 def test_a_profile_of_ones_own(tmp_path):
@@ -109,7 +117,9 @@ def test_a_profile_of_ones_own(tmp_path):
     """, "profile.yaml")
     (folder / "config.xml").write_text(
         f'<data xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><interfaces xmlns="{IF_NS}">'
-        '<interface><name>${port}</name></interface></interfaces></data>')
+        '<interface><name>${port}</name>'
+        '<type xmlns:ianaift="urn:ietf:params:xml:ns:yang:iana-if-type">ianaift:other</type>'
+        '</interface></interfaces></data>')
     fleet = load_fleet(write(tmp_path, """
         profiles:
           lab: ./lab
@@ -146,6 +156,21 @@ def test_bad_fleet_files_are_refused_with_file_line_and_reason(tmp_path, text, l
     assert err.line == line, str(err)
     assert message in err.message, str(err)
     assert str(err).startswith(f"{tmp_path / 'fleet.yaml'}:{line}: ")
+
+
+def test_an_initial_configuration_that_breaks_the_schema_is_refused(tmp_path):
+    err = refusal(tmp_path, """
+        devices:
+          - name: r1
+            profile: router
+          - name: bad-{n}
+            count: 5
+            profile: router
+            vars: {hostname: "not a host name!"}
+    """)
+    assert err.line == 4
+    assert err.message.startswith("device bad-1: its initial configuration is invalid: "
+                                  "/sys:system/sys:hostname: hostname:")
 
 
 def test_missing_fleet_file(tmp_path):
