@@ -34,6 +34,9 @@ _session_ids = itertools.count(1)
 JOURNAL_TEXT_LIMIT = 256 * 1024
 DEFAULT_JOURNAL_SIZE = 500
 
+# Templates are written for people; the data keeps no indentation.
+_COMPACT = etree.XMLParser(remove_blank_text=True)
+
 
 class JournalEntry(tuple):
     """(seq, time, direction, session, text); ``time`` is a Unix timestamp."""
@@ -102,12 +105,12 @@ class Device:
     def running(self) -> etree._Element:
         """The running configuration, under a ``<data>`` wrapper."""
         if self._running is None:
-            self._running = etree.fromstring(self.initial("config").encode())
+            self._running = etree.fromstring(self.initial("config").encode(), _COMPACT)
         return self._running
 
     def operational(self) -> OperationalState:
         if self._operational is None:
-            seed = etree.fromstring(self.initial("state").encode())
+            seed = etree.fromstring(self.initial("state").encode(), _COMPACT)
             self._operational = OperationalState(self.name, self.index, seed)
         return self._operational
 

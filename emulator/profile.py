@@ -1,6 +1,7 @@
 """Device profiles: what kind of device, which YANG modules, what initial data.
 
-A profile is a folder with ``profile.yaml`` and the XML templates it names::
+A profile is a folder with ``profile.yaml``, the XML templates it names and,
+optionally, a ``yang/`` folder of modules of its own::
 
     description: An IP router
     modules: [ietf-interfaces, iana-if-type, ietf-ip, ...]
@@ -77,7 +78,13 @@ def _module_index() -> dict[str, Path]:
     return index
 
 
-def find_module(name: str) -> Path | None:
+def find_module(name: str, own: Path | None = None) -> Path | None:
+    """A module by name: in the profile's own ``yang/`` folder first, then in
+    the project's ``yang/`` and pyang's modules."""
+    if own is not None and own.is_dir():
+        candidates = sorted(own.glob(f"{name}.yang")) + sorted(own.glob(f"{name}@*.yang"))
+        if candidates:
+            return candidates[-1]
     return _module_index().get(name)
 
 
@@ -93,10 +100,10 @@ def load_profile(name: str, directory: Path) -> Profile:
         for module, line in zip(items, items.lines):
             if not isinstance(module, str) or not module:
                 raise FixtureError(path, line, f"a YANG module name must be a string, not {module!r}")
-            file = find_module(module)
+            file = find_module(module, directory / "yang")
             if file is None:
-                raise FixtureError(path, line, f"YANG module {module!r} not found in yang/ or "
-                                               "pyang's share/yang/modules")
+                raise FixtureError(path, line, f"YANG module {module!r} not found in the profile's "
+                                               "yang/, the project's yang/ or pyang's modules")
             found.append(YangModule(module, file))
         return found
 
@@ -127,8 +134,10 @@ def load_profile(name: str, directory: Path) -> Profile:
     modules = modules_of("modules")
     deviations = modules_of("deviations")
     try:
+        own = directory / "yang"
         schema = compile_modules(name, [m.path for m in modules], features,
-                                 [m.path for m in deviations])
+                                 [m.path for m in deviations],
+                                 search=[own] if own.is_dir() else [])
     except SchemaError as exc:
         problems = str(exc).splitlines()
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

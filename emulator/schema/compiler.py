@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from decimal import Decimal
+from types import SimpleNamespace
 from pathlib import Path
 from typing import Any
 
@@ -34,26 +35,30 @@ _lock = threading.Lock()
 
 
 def compile_modules(name: str, modules: list[Path], features: dict[str, list[str]],
-                    deviations: list[Path] = ()) -> Schema:
-    """The schema of these modules (cached: the same arguments share one Schema)."""
+                    deviations: list[Path] = (), search: list[Path] = ()) -> Schema:
+    """The schema of these modules (cached: the same arguments share one Schema).
+
+    ``search`` adds folders where imports are looked for, before the project's
+    ``yang/`` and pyang's modules.
+    """
     key = (tuple(modules), tuple(sorted((m, tuple(f)) for m, f in features.items())),
-           tuple(deviations))
+           tuple(deviations), tuple(search))
     with _lock:
         schema = _cache.get(key)
         if schema is None:
-            schema = _Compiler(name, modules, features, list(deviations)).run()
+            schema = _Compiler(name, modules, features, list(deviations), list(search)).run()
             _cache[key] = schema
         return schema
 
 
 class _Compiler:
     def __init__(self, name: str, modules: list[Path], features: dict[str, list[str]],
-                 deviations: list[Path]):
+                 deviations: list[Path], search: list[Path]):
         self.name = name
         self.module_files = modules
         self.features = features
         self.deviation_files = deviations
-        search = os.pathsep.join(str(p) for p in paths.yang_search_path())
+        search = os.pathsep.join(str(p) for p in [*search, *paths.yang_search_path()])
         self.ctx = context.Context(repository.FileRepository(search, use_env=False))
         self.schema = Schema(name)
         self._types: dict[int, yt.YangType] = {}
@@ -106,6 +111,8 @@ class _Compiler:
         for leafref, stmt, node in self._leafrefs:
             self._link_leafref(leafref, stmt, node)
         self.schema.root.finish()
+        # pyang's YIN emitter (for <get-schema>) reads its options from here.
+        self.ctx.opts = SimpleNamespace(yin_canonical=False, yin_pretty_strings=True)
         self.schema.pyang = self.ctx
         return self.schema
 
