@@ -27,6 +27,7 @@ IP_NS = "urn:ietf:params:xml:ns:yang:ietf-ip"
 RT_NS = "urn:ietf:params:xml:ns:yang:ietf-routing"
 V4UR_NS = "urn:ietf:params:xml:ns:yang:ietf-ipv4-unicast-routing"
 V6UR_NS = "urn:ietf:params:xml:ns:yang:ietf-ipv6-unicast-routing"
+AL_NS = "urn:ietf:params:xml:ns:yang:ietf-alarms"
 NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
 _COUNTERS = ("in-octets", "in-unicast-pkts", "in-broadcast-pkts", "in-multicast-pkts",
@@ -141,7 +142,15 @@ class OperationalState:
         self._hardware(data, config, now)
         self._system(data, now)
         self._routing(data, config)
+        self._alarms(data)
         return data
+
+    def _alarms(self, data: etree._Element) -> None:
+        """The alarm list (ietf-alarms); empty until something raises an alarm."""
+        alarms = etree.SubElement(data, f"{{{AL_NS}}}alarms", nsmap={None: AL_NS})
+        alarm_list = etree.SubElement(alarms, f"{{{AL_NS}}}alarm-list")
+        _leaf(alarm_list, AL_NS, "number-of-alarms", "0")
+        _leaf(alarm_list, AL_NS, "last-changed", rfc3339(self.boot_time))
 
     def _interfaces(self, data: etree._Element, config: etree._Element, now: float) -> None:
         interfaces = etree.SubElement(data, f"{{{IF_NS}}}interfaces", nsmap={None: IF_NS})

@@ -158,6 +158,19 @@ def test_bad_fleet_files_are_refused_with_file_line_and_reason(tmp_path, text, l
     assert str(err).startswith(f"{tmp_path / 'fleet.yaml'}:{line}: ")
 
 
+def test_a_module_that_does_not_compile_stops_the_start_with_file_and_line(tmp_path):
+    folder = tmp_path / "p"
+    write(folder, "modules: [ietf-interfaces, broken-vendor]\nconfig: c.xml\n", "profile.yaml")
+    (folder / "c.xml").write_text('<data xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"/>')
+    (folder / "yang").mkdir()
+    broken = folder / "yang" / "broken-vendor.yang"
+    broken.write_text("module broken-vendor {\n  namespace urn:b;\n  prefix b;\n"
+                      "  leaf x { type no-such-type; }\n}\n")
+    err = refusal(tmp_path, "profiles: {p: ./p}\ndevices:\n  - {name: a, profile: p}\n")
+    assert err.path == folder / "profile.yaml" and err.line == 1
+    assert f"the YANG modules do not compile: {broken}:4:" in err.message
+
+
 def test_an_initial_configuration_that_breaks_the_schema_is_refused(tmp_path):
     err = refusal(tmp_path, """
         devices:

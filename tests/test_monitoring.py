@@ -61,6 +61,8 @@ def test_get_returns_configuration_and_state_together(server):
     classes = data.xpath("hw:hardware/hw:component/hw:class/text()", namespaces=X)
     assert {"ianahw:chassis", "ianahw:fan", "ianahw:power-supply", "ianahw:port"} <= set(classes)
     assert data.xpath("rt:routing/rt:ribs/rt:rib/rt:routes/rt:route", namespaces=X)
+    assert data.xpath("string(al:alarms/al:alarm-list/al:number-of-alarms)",
+                      namespaces={"al": "urn:ietf:params:xml:ns:yang:ietf-alarms"}) == "0"
 
 
 def test_every_default_device_reports_state_that_its_schema_accepts(server):
