@@ -13,18 +13,23 @@ import itertools
 import time
 from collections import Counter, deque
 from copy import deepcopy
-from typing import Iterator
+from typing import Any, Iterator
 
 from lxml import etree
 
 from emulator import monitoring
-from emulator.datastore import operations as _reading  # noqa: F401  (registers get, get-config)
+from emulator.datastore import operations as _operations  # noqa: F401  (registers them)
+from emulator.datastore.datastores import NAMES as DATASTORE_NAMES
+from emulator.datastore.datastores import Datastores
+from emulator.datastore.operations import PROTOCOL_CAPABILITIES
+from emulator.datastore.storage import Storage
 from emulator.netconf.operations import BASE_OPERATIONS, OperationRegistry
 from emulator.netconf.session import Session, Transport
 from emulator.netconf.termination import Reason
 from emulator.netconf.xml import NC_NS, qn
 from emulator.operational import OperationalState
 from emulator.profile import Profile
+from emulator.scheduler import LoopScheduler
 from emulator.schema.tree import merge, prune
 
 # Session ids are unique in the whole process, hence across every device.
@@ -36,6 +41,7 @@ DEFAULT_JOURNAL_SIZE = 500
 
 # Templates are written for people; the data keeps no indentation.
 _COMPACT = etree.XMLParser(remove_blank_text=True)
+DEFAULT_SCHEDULER = LoopScheduler()
 
 
 class JournalEntry(tuple):
@@ -52,7 +58,7 @@ class JournalEntry(tuple):
 
 class Device:
     __slots__ = ("name", "profile", "values", "index", "operations", "sessions", "status",
-                 "started", "api_base", "_stats", "_running", "_operational",
+                 "started", "storage", "scheduler", "_stats", "_datastores", "_operational",
                  "_journal", "_journal_size", "_journal_seq")
 
     def __init__(self, name: str, profile: Profile, values: dict[str, str], *,
@@ -66,9 +72,11 @@ class Device:
         self.sessions: dict[int, Session] = {}
         self.status = "up"
         self.started = time.time()
+        self.storage: Storage | None = None     # set by the server: where datastores persist
+        self.scheduler: Any = DEFAULT_SCHEDULER
         # Made on first use, so that a device nobody talks to costs little.
         self._stats: Counter | None = None
-        self._running: etree._Element | None = None
+        self._datastores: Datastores | None = None
         self._operational: OperationalState | None = None
         self._journal: deque[JournalEntry] | None = None
         self._journal_size = journal_size
@@ -80,7 +88,7 @@ class Device:
     # -- what the device is ----------------------------------------------
 
     def capabilities(self) -> list[str]:
-        return monitoring.capabilities(self.profile.schema, [])
+        return monitoring.capabilities(self.profile.schema, PROTOCOL_CAPABILITIES)
 
     def initial(self, which: str) -> str:
         """The profile's ``config`` or ``state`` document for this device."""
@@ -96,17 +104,21 @@ class Device:
     # -- data --------------------------------------------------------------
 
     def datastore_names(self) -> list[str]:
-        return ["running"]
+        return list(DATASTORE_NAMES)
+
+    @property
+    def datastores(self) -> Datastores:
+        if self._datastores is None:
+            self._datastores = Datastores(self, self.storage, self.scheduler)
+        return self._datastores
 
     def lock_info(self, datastore: str) -> tuple[int, float] | None:
         """(session-id, locked-at) of a datastore's global lock, if any."""
-        return None
+        return self._datastores.locks.get(datastore) if self._datastores else None
 
     def running(self) -> etree._Element:
         """The running configuration, under a ``<data>`` wrapper."""
-        if self._running is None:
-            self._running = etree.fromstring(self.initial("config").encode(), _COMPACT)
-        return self._running
+        return self.datastores.tree("running")
 
     def operational(self) -> OperationalState:
         if self._operational is None:
@@ -139,6 +151,8 @@ class Device:
     def session_ended(self, session: Session) -> None:
         """Called by a session as it ends, however it ends."""
         self.sessions.pop(session.id, None)
+        if self._datastores is not None:
+            self._datastores.session_ended(session.id)
         termination = session.termination
         if termination is not None and termination.reason is Reason.BAD_HELLO:
             self.stats["in-bad-hellos"] += 1

@@ -18,6 +18,7 @@ import tornado.netutil
 import tornado.web
 
 from emulator.api import handlers as api
+from emulator.datastore.storage import Storage
 from emulator.device import Device
 from emulator.fleet import Fleet
 from emulator.netconf.termination import Reason
@@ -59,6 +60,7 @@ class Emulator:
         self.port: int | None = None
         self._server: tornado.httpserver.HTTPServer | None = None
         self.connections: set[NetconfWebSocket] = set()  # open WebSocket connections
+        self.storage: Storage | None = None
 
     @property
     def scheme(self) -> str:
@@ -168,6 +170,9 @@ class Emulator:
             raise StartError(f"cannot listen on {self.options.host}:{self.options.port}: "
                              f"{exc.strerror}") from None
         self.port = sockets[0].getsockname()[1]
+        self.storage = Storage.in_dir(self.options.data_dir)
+        for device in self.fleet:
+            device.storage = self.storage
         self._server = tornado.httpserver.HTTPServer(
             self.application(), ssl_options=context,
             max_body_size=self.options.max_message_size,
@@ -188,3 +193,6 @@ class Emulator:
             handler.abort()
         if self._server is not None:
             await self._server.close_all_connections()
+        if self.storage is not None:
+            self.storage.close()
+            self.storage = None

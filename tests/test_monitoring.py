@@ -106,7 +106,7 @@ def test_xpath_filter(server):
 
 @pytest.mark.parametrize("body, tag, path", [
     ("<get-config/>", "missing-element", "/nc:rpc/nc:get-config"),
-    ("<get-config><source><candidate/></source></get-config>", "invalid-value",
+    ("<get-config><source><nonsense/></source></get-config>", "invalid-value",
      "/nc:rpc/nc:get-config/nc:source"),
     ("<get-config><source><running/><startup/></source></get-config>", "bad-element",
      "/nc:rpc/nc:get-config/nc:source"),
@@ -189,7 +189,8 @@ def test_netconf_state_sessions_schemas_and_statistics(server):
         schemas = {(s.findtext("ncm:identifier", namespaces=X), s.findtext("ncm:format", namespaces=X))
                    for s in state.iterfind("ncm:schemas/ncm:schema", X)}
         assert ("ietf-interfaces", "yang") in schemas and ("ietf-interfaces", "yin") in schemas
-        assert state.xpath("ncm:datastores/ncm:datastore/ncm:name/text()", namespaces=X) == ["running"]
+        assert state.xpath("ncm:datastores/ncm:datastore/ncm:name/text()", namespaces=X) == [
+            "running", "candidate", "startup"]
         statistics = state.find("ncm:statistics", X)
         assert int(statistics.findtext("ncm:in-sessions", namespaces=X)) >= 2
         assert int(statistics.findtext("ncm:in-rpcs", namespaces=X)) >= 2

@@ -1,50 +1,342 @@
-"""Reading: ``<get>`` and ``<get-config>`` (RFC 6241 sections 7.1 and 7.7)."""
+"""The datastore operations of RFC 6241 (sections 7 and 8) and with-defaults
+(RFC 6243): get, get-config, edit-config, copy-config, delete-config,
+lock, unlock, validate, commit (confirmed too), discard-changes and
+cancel-commit."""
 
 from __future__ import annotations
 
+import re
 from copy import deepcopy
 
 from lxml import etree
 
+from emulator.datastore.datastores import DEFAULT_CONFIRM_TIMEOUT, Datastores, raise_all
+from emulator.datastore.edit import apply_edit
 from emulator.netconf import filters
 from emulator.netconf.errors import RpcError
 from emulator.netconf.operations import BASE_OPERATIONS, Rpc
 from emulator.netconf.xml import NC_NS, localname, qn
+from emulator.schema.validate import Validation, validate, validate_change
+
+WD_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults"
+WD_ATTR_NS = "urn:ietf:params:xml:ns:netconf:default:1.0"
+CAP = "urn:ietf:params:netconf:capability:"
+PROTOCOL_CAPABILITIES = [
+    f"{CAP}writable-running:1.0",
+    f"{CAP}candidate:1.0",
+    f"{CAP}confirmed-commit:1.1",
+    f"{CAP}rollback-on-error:1.0",
+    f"{CAP}validate:1.1",
+    f"{CAP}startup:1.0",
+    f"{CAP}with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim",
+]
 
 
-def _datastore_name(rpc: Rpc, param: str) -> str:
-    """The datastore a <source> or <target> parameter names."""
+# -- parameters -------------------------------------------------------------------------
+
+def _datastore_name(rpc: Rpc, param: str, allowed: tuple[str, ...] | None = None,
+                    inline: bool = False) -> str | etree._Element:
+    """The datastore a <source>/<target> names (or, with ``inline``, a <config>)."""
     element = rpc.param(param)
     if element is None:
-        raise RpcError.missing_element(param, rpc.path(), f"<{rpc.operation_name}> needs a <{param}>")
+        raise RpcError.missing_element(param, rpc.path(),
+                                       f"<{rpc.operation_name}> needs a <{param}>", rpc.path_ns)
     names = [c for c in element if isinstance(c.tag, str)]
     if len(names) != 1:
         raise RpcError("bad-element", "protocol", f"<{param}> names exactly one datastore",
                        path=rpc.path(param), path_ns=rpc.path_ns, info=[("bad-element", param)])
-    name = localname(names[0])
-    if names[0].tag != qn(name) or name not in rpc.device.datastore_names():
+    chosen = names[0]
+    name = localname(chosen)
+    if inline and chosen.tag == qn("config"):
+        return chosen
+    if name == "url":
+        raise RpcError("operation-not-supported", "protocol", "the :url capability is not offered",
+                       path=rpc.path(param), path_ns=rpc.path_ns, info=[("bad-element", "url")])
+    if chosen.tag != qn(name) or name not in (allowed or rpc.device.datastore_names()):
+        what = ", ".join(allowed or rpc.device.datastore_names())
         raise RpcError("invalid-value", "protocol",
-                       f"this device has no <{name}> datastore (it has "
-                       f"{', '.join(rpc.device.datastore_names())})",
+                       f"<{name}> is not a datastore <{rpc.operation_name}> can use here ({what})",
                        path=rpc.path(param), path_ns=rpc.path_ns, info=[("bad-element", name)])
     return name
 
 
-def _reply(rpc: Rpc, data: etree._Element) -> etree._Element:
+def _choice(rpc: Rpc, param: str, allowed: tuple[str, ...], default: str) -> str:
+    element = rpc.param(param)
+    if element is None:
+        return default
+    value = (element.text or "").strip()
+    if value not in allowed:
+        raise RpcError("invalid-value", "protocol",
+                       f"<{param}> must be one of {', '.join(allowed)}, not {value!r}",
+                       path=rpc.path(param), path_ns=rpc.path_ns, info=[("bad-element", param)])
+    return value
+
+
+def _with_defaults(rpc: Rpc) -> str | None:
+    element = rpc.param("with-defaults", WD_NS)
+    if element is None:
+        return None
+    mode = (element.text or "").strip()
+    if mode not in ("report-all", "report-all-tagged", "trim", "explicit"):
+        raise RpcError("invalid-value", "protocol",
+                       f"with-defaults {mode!r} is not report-all, report-all-tagged, trim or "
+                       "explicit", path=rpc.path() + "/wd:with-defaults",
+                       path_ns={**rpc.path_ns, "wd": WD_NS})
+    return mode
+
+
+def _datastores(rpc: Rpc) -> Datastores:
+    return rpc.device.datastores
+
+
+# -- reading ----------------------------------------------------------------------------
+
+def apply_with_defaults(rpc: Rpc, data: etree._Element, mode: str | None,
+                        config_only: bool) -> None:
+    """RFC 6243 on a ``<data>`` tree, in place; the basic mode is explicit."""
+    if mode in (None, "explicit"):
+        return
+    schema = rpc.device.profile.schema
+    if mode == "trim":
+        for element in list(data.iter()):
+            node = schema.node_for(element) if type(element.tag) is str else None
+            if node is not None and node.keyword == "leaf" and node.default \
+                    and (element.text or "").strip() == node.default[0].strip():
+                element.getparent().remove(element)
+        return
+    run = Validation(schema, data, config_only)
+    run.add_defaults(data, schema.root)
+    marked = set(run.defaults)
+    for element in run.defaults:
+        for item in element.iter():
+            item.attrib.pop("{urn:netconf-emulator:internal}default", None)
+    if mode == "report-all-tagged":
+        tag = f"{{{WD_ATTR_NS}}}default"
+        for element in data.iter():
+            if type(element.tag) is not str:
+                continue
+            node = schema.node_for(element)
+            is_default = element in marked or (
+                node is not None and node.keyword == "leaf" and node.default
+                and (element.text or "").strip() == node.default[0].strip())
+            if is_default and node is not None and node.keyword == "leaf":
+                element.set(tag, "true")
+        etree.cleanup_namespaces(data, top_nsmap={"wd": WD_ATTR_NS})
+
+
+def _data_reply(rpc: Rpc, data: etree._Element, config_only: bool) -> etree._Element:
+    mode = _with_defaults(rpc)
     filtered = filters.apply(data, filters.find_filter(rpc.operation), rpc.path("filter"))
     filtered.tag = qn("data")
+    apply_with_defaults(rpc, filtered, mode, config_only)
     return filtered
+
+
+def _as_data(tree: etree._Element) -> etree._Element:
+    data = etree.Element(qn("data"), nsmap={None: NC_NS})
+    for child in tree:
+        data.append(deepcopy(child))
+    return data
 
 
 @BASE_OPERATIONS.operation("get-config")
 def get_config(rpc: Rpc) -> etree._Element:
-    _datastore_name(rpc, "source")
-    data = etree.Element(qn("data"), nsmap={None: NC_NS})
-    for child in rpc.device.running():
-        data.append(deepcopy(child))
-    return _reply(rpc, data)
+    name = _datastore_name(rpc, "source")
+    return _data_reply(rpc, _as_data(_datastores(rpc).tree(name)), config_only=True)
 
 
 @BASE_OPERATIONS.operation("get")
 def get(rpc: Rpc) -> etree._Element:
-    return _reply(rpc, rpc.device.state())
+    return _data_reply(rpc, rpc.device.state(), config_only=False)
+
+
+# -- editing ------------------------------------------------------------------------------
+
+def _check_config_element(rpc: Rpc) -> etree._Element:
+    config = rpc.param("config")
+    if config is None:
+        if rpc.param("url") is not None:
+            raise RpcError("operation-not-supported", "protocol",
+                           "the :url capability is not offered", path=rpc.path("url"),
+                           path_ns=rpc.path_ns, info=[("bad-element", "url")])
+        raise RpcError.missing_element("config", rpc.path(),
+                                       f"<{rpc.operation_name}> needs a <config>", rpc.path_ns)
+    return config
+
+
+def _as_tree(config: etree._Element) -> etree._Element:
+    """An inline <config> as a datastore tree of its own."""
+    tree = etree.Element(qn("data"), nsmap={None: NC_NS})
+    for child in config:
+        if isinstance(child.tag, str):
+            tree.append(deepcopy(child))
+    return tree
+
+
+@BASE_OPERATIONS.operation("edit-config")
+def edit_config(rpc: Rpc) -> None:
+    stores = _datastores(rpc)
+    target = _datastore_name(rpc, "target", ("running", "candidate"))
+    default_operation = _choice(rpc, "default-operation", ("merge", "replace", "none"), "merge")
+    test_option = _choice(rpc, "test-option", ("test-then-set", "set", "test-only"), "test-then-set")
+    error_option = _choice(rpc, "error-option",
+                           ("stop-on-error", "continue-on-error", "rollback-on-error"),
+                           "stop-on-error")
+    config = _check_config_element(rpc)
+    stores.check_writable(target, rpc.session.id, rpc.path("target"), rpc.path_ns)
+
+    schema = rpc.device.profile.schema
+    work = stores.copy(target)
+    result = apply_edit(schema, work, config, default_operation, error_option)
+    if result.errors and error_option != "continue-on-error":
+        raise_all(result.errors)
+    # Running must stay valid; the candidate may be incomplete until <commit>.
+    problems = validate_change(schema, work, result.touched, removed=result.removed,
+                               structural=target == "candidate")
+    if problems:
+        raise_all(result.errors + problems)
+    if test_option != "test-only" and (result.touched or result.removed or result.changes):
+        if target == "running":
+            stores.replace_running(work, result.changes, rpc.session.id)
+        else:
+            stores.replace_candidate(work, result.touched, result.removed)
+    raise_all(result.errors)  # continue-on-error: the rest was applied
+
+
+@BASE_OPERATIONS.operation("copy-config")
+def copy_config(rpc: Rpc) -> None:
+    stores = _datastores(rpc)
+    target = _datastore_name(rpc, "target")
+    source = _datastore_name(rpc, "source", inline=True)
+    if source == target:
+        raise RpcError("invalid-value", "protocol", "the source and the target are the same "
+                       "datastore", path=rpc.path("target"), path_ns=rpc.path_ns)
+    stores.check_writable(target, rpc.session.id, rpc.path("target"), rpc.path_ns)
+    tree = _as_tree(source) if isinstance(source, etree._Element) else stores.copy(source)
+    # The candidate may be incomplete until <commit>; the others must be valid.
+    raise_all(validate(rpc.device.profile.schema, tree, structural=target == "candidate"))
+    if target == "running":
+        stores.replace_running(tree, [("replace", None)], rpc.session.id)
+    elif target == "startup":
+        stores.replace_startup(tree)
+    else:
+        stores.replace_candidate(tree, [tree], [])
+
+
+@BASE_OPERATIONS.operation("delete-config")
+def delete_config(rpc: Rpc) -> None:
+    stores = _datastores(rpc)
+    target = rpc.param("target")
+    names = [localname(c) for c in target if isinstance(c.tag, str)] if target is not None else []
+    if names == ["running"]:
+        raise RpcError("invalid-value", "protocol", "the running datastore cannot be deleted",
+                       path=rpc.path("target"), path_ns=rpc.path_ns,
+                       info=[("bad-element", "running")])
+    _datastore_name(rpc, "target", ("startup",))
+    stores.check_writable("startup", rpc.session.id, rpc.path("target"), rpc.path_ns)
+    stores.replace_startup(etree.Element(qn("data"), nsmap={None: NC_NS}))
+
+
+@BASE_OPERATIONS.operation("validate")
+def validate_operation(rpc: Rpc) -> None:
+    stores = _datastores(rpc)
+    source = _datastore_name(rpc, "source", inline=True)
+    if isinstance(source, etree._Element):
+        raise_all(validate(rpc.device.profile.schema, _as_tree(source)))
+    elif source == "candidate":
+        raise_all(stores.check_candidate())
+    else:
+        raise_all(validate(rpc.device.profile.schema, stores.tree(source)))
+
+
+@BASE_OPERATIONS.operation("lock")
+def lock(rpc: Rpc) -> None:
+    name = _datastore_name(rpc, "target")
+    _datastores(rpc).lock(name, rpc.session.id, rpc.device.scheduler.time(),
+                          rpc.path("target"), rpc.path_ns)
+
+
+@BASE_OPERATIONS.operation("unlock")
+def unlock(rpc: Rpc) -> None:
+    name = _datastore_name(rpc, "target")
+    _datastores(rpc).unlock(name, rpc.session.id, rpc.path("target"), rpc.path_ns)
+
+
+@BASE_OPERATIONS.operation("discard-changes")
+def discard_changes(rpc: Rpc) -> None:
+    stores = _datastores(rpc)
+    stores.check_writable("candidate", rpc.session.id, rpc.path(), rpc.path_ns)
+    stores.discard_changes()
+
+
+@BASE_OPERATIONS.operation("commit")
+def commit(rpc: Rpc) -> None:
+    stores = _datastores(rpc)
+    session = rpc.session
+    confirmed = rpc.param("confirmed") is not None
+    persist = _text_param(rpc, "persist")
+    persist_id = _text_param(rpc, "persist-id")
+    timeout = DEFAULT_CONFIRM_TIMEOUT
+    timeout_element = rpc.param("confirm-timeout")
+    if timeout_element is not None:
+        text = (timeout_element.text or "").strip()
+        if not re.fullmatch(r"[0-9]{1,10}", text) or not 1 <= int(text) <= 0xFFFFFFFF:
+            raise RpcError("invalid-value", "protocol",
+                           f"confirm-timeout must be a number of seconds from 1, not {text!r}",
+                           path=rpc.path("confirm-timeout"), path_ns=rpc.path_ns)
+        timeout = int(text)
+    if not confirmed and (persist is not None or timeout_element is not None):
+        raise RpcError("invalid-value", "protocol",
+                       "<persist> and <confirm-timeout> go with <confirmed/>",
+                       path=rpc.path(), path_ns=rpc.path_ns)
+    pending = stores.pending
+    if pending is not None:
+        # Only the session that started it, or whoever knows its persist-id, may go on.
+        if pending.persist is not None:
+            if persist_id != pending.persist:
+                raise RpcError("invalid-value", "protocol",
+                               "a confirmed commit with persist is pending; give its "
+                               "<persist-id>", path=rpc.path("persist-id"), path_ns=rpc.path_ns)
+        elif persist_id is not None or pending.session_id != session.id:
+            raise RpcError("in-use", "protocol",
+                           f"session {pending.session_id} has a confirmed commit pending",
+                           path=rpc.path(), path_ns=rpc.path_ns)
+    elif persist_id is not None:
+        raise RpcError("invalid-value", "protocol", "no confirmed commit is pending for that "
+                       "persist-id", path=rpc.path("persist-id"), path_ns=rpc.path_ns)
+    stores.check_writable("running", session.id, rpc.path(), rpc.path_ns)
+    raise_all(stores.check_candidate())
+    if stores.candidate_dirty:
+        candidate = stores.tree("candidate")
+        stores.candidate_changes = None
+        stores.replace_running(candidate, [("replace", None)], session.id)
+    if confirmed:
+        stores.start_confirmed(session.id, timeout, persist)
+    elif pending is not None:
+        stores.confirm()
+
+
+def _text_param(rpc: Rpc, name: str) -> str | None:
+    element = rpc.param(name)
+    if element is None:
+        return None
+    return (element.text or "").strip()
+
+
+@BASE_OPERATIONS.operation("cancel-commit")
+def cancel_commit(rpc: Rpc) -> None:
+    stores = _datastores(rpc)
+    pending = stores.pending
+    persist_id = _text_param(rpc, "persist-id")
+    if pending is None:
+        raise RpcError("operation-failed", "protocol", "no confirmed commit is pending",
+                       path=rpc.path(), path_ns=rpc.path_ns)
+    if pending.persist is not None:
+        if persist_id != pending.persist:
+            raise RpcError("invalid-value", "protocol", "give the pending commit's <persist-id>",
+                           path=rpc.path("persist-id"), path_ns=rpc.path_ns)
+    elif pending.session_id != rpc.session.id:
+        raise RpcError("in-use", "protocol",
+                       f"session {pending.session_id} has the confirmed commit pending",
+                       path=rpc.path(), path_ns=rpc.path_ns)
+    stores.roll_back(f"cancelled by session {rpc.session.id}")

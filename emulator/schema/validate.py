@@ -34,10 +34,15 @@ class _TooMany(Exception):
 class Validation:
     """One run over one tree; collects errors until :data:`MAX_ERRORS`."""
 
-    def __init__(self, schema: Schema, root: etree._Element, config: bool):
+    def __init__(self, schema: Schema, root: etree._Element, config: bool,
+                 structural: bool = False):
         self.schema = schema
         self.root = root
         self.config = config
+        # structural: types, unknown nodes, keys and repeats only; what may be
+        # incomplete between edits (mandatory nodes, must, when, references)
+        # waits for <commit> or <validate>.
+        self.structural = structural
         self.errors: list[RpcError] = []
         self.constrained: list[tuple[etree._Element, SchemaNode]] = []
         self.defaults: list[etree._Element] = []
@@ -50,36 +55,7 @@ class Validation:
             raise _TooMany
 
     def path_of(self, element: etree._Element) -> tuple[str, dict[str, str]]:
-        """An instance-identifier-like error-path, and the prefixes it uses."""
-        steps = []
-        used: dict[str, str] = {}
-        node = element
-        while node is not None and node is not self.root:
-            steps.append(self._step(node, used))
-            node = node.getparent()
-        return "/" + "/".join(reversed(steps)), used
-
-    def _prefix(self, ns: str | None, used: dict[str, str]) -> str:
-        if ns is None:
-            return ""
-        prefix = self.schema.prefixes.get(ns)
-        if prefix is None:
-            prefix = next((p for p, u in used.items() if u == ns), f"ns{len(used)}")
-        used[prefix] = ns
-        return prefix + ":"
-
-    def _step(self, element: etree._Element, used: dict[str, str]) -> str:
-        qname = etree.QName(element)
-        step = self._prefix(qname.namespace, used) + qname.localname
-        schema_node = self.schema.node_for(element)
-        if schema_node is not None and schema_node.keyword == "list":
-            for key_ns, key_name in schema_node.keys:
-                value = element.findtext(f"{{{key_ns}}}{key_name}")
-                if value is not None:
-                    step += f"[{self._prefix(key_ns, used)}{key_name}={_quote(value)}]"
-        elif schema_node is not None and schema_node.keyword == "leaf-list":
-            step += f"[.={_quote(element.text or '')}]"
-        return step
+        return instance_path(self.schema, element, self.root)
 
     def error(self, tag: str, type_: str, message: str, element: etree._Element,
               app_tag: str | None = None, info: list | None = None) -> RpcError:
@@ -164,6 +140,8 @@ class Validation:
                                      elements[1], info=[("bad-element", node.name)]))
         for choice in schema_node.choices:
             self.check_choice(parent, choice, seen)
+        if self.structural:
+            return
         for node in schema_node.absent_checks:
             if node in seen or (self.config and not node.config):
                 continue
@@ -226,7 +204,7 @@ class Validation:
                                  f"choice {choice.name} takes one case, but data of cases "
                                  f"{' and '.join(cases)} is present", present[cases[1]],
                                  info=[("bad-element", etree.QName(present[cases[1]]).localname)]))
-        elif not present and choice.mandatory:
+        elif not present and choice.mandatory and not self.structural:
             if choice.parent_case is not None:
                 outer, case = choice.parent_case
                 if self.chosen_case(outer, seen) != case:
@@ -316,6 +294,8 @@ class Validation:
 
     def check_count(self, node: SchemaNode, elements: list[etree._Element]) -> None:
         count = len(elements)
+        if self.structural:
+            return
         if node.max_elements is not None and count > node.max_elements:
             self.fail(self.error("operation-failed", "application",
                                  f"{node.name} may have at most {node.max_elements} entries, "
@@ -427,6 +407,42 @@ class Validation:
                              f"{leafref.path}", element, app_tag="instance-required"))
 
 
+def instance_path(schema: Schema, element: etree._Element,
+                  root: etree._Element) -> tuple[str, dict[str, str]]:
+    """An instance-identifier for ``element`` under ``root`` (list entries with
+    their keys, leaf-list entries with their value), and the prefixes it uses."""
+    chain = []
+    node = element
+    while node is not None and node is not root:
+        chain.append(node)
+        node = node.getparent()
+    used: dict[str, str] = {}
+    unknown: dict[str, str] = {}  # namespaces no module has: ns0, ns1, ...
+
+    def prefix(ns: str | None) -> str:
+        if ns is None:
+            return ""
+        name = schema.prefixes.get(ns) or unknown.setdefault(ns, f"ns{len(unknown)}")
+        used[name] = ns
+        return name + ":"
+
+    steps = []
+    schema_node: SchemaNode | None = schema.root
+    for item in reversed(chain):
+        qname = etree.QName(item)
+        step = prefix(qname.namespace) + qname.localname
+        schema_node = schema_node.by_tag.get(item.tag) if schema_node is not None else None
+        if schema_node is not None and schema_node.keyword == "list":
+            for key_ns, key_name in schema_node.keys:
+                value = item.findtext(f"{{{key_ns}}}{key_name}")
+                if value is not None:
+                    step += f"[{prefix(key_ns)}{key_name}={_quote(value)}]"
+        elif schema_node is not None and schema_node.keyword == "leaf-list":
+            step += f"[.={_quote(item.text or '')}]"
+        steps.append(step)
+    return "/" + "/".join(steps), used
+
+
 def _quote(value: str) -> str:
     return f"'{value}'" if "'" not in value else f'"{value}"'
 
@@ -454,7 +470,8 @@ def is_default(element: etree._Element) -> bool:
     return element.get(_DEFAULT_MARK) is not None
 
 
-def validate(schema: Schema, root: etree._Element, *, config: bool = True) -> list[RpcError]:
+def validate(schema: Schema, root: etree._Element, *, config: bool = True,
+             structural: bool = False) -> list[RpcError]:
     """Every error of the tree under ``root`` (configuration only, by default).
 
     ``root`` is the document element of its own tree, since absolute paths in
@@ -462,10 +479,10 @@ def validate(schema: Schema, root: etree._Element, *, config: bool = True) -> li
     """
     if root.getparent() is not None:
         raise ValueError("validate() needs the root of a tree of its own")
-    run = Validation(schema, root, config)
+    run = Validation(schema, root, config, structural)
     try:
         run.check_children(root, schema.root)
-        if run.constrained:
+        if run.constrained and not structural:
             run.add_defaults(root, schema.root)
             run.check_constraints(run.constrained)
     except _TooMany:
@@ -483,7 +500,7 @@ def iter_data(root: etree._Element) -> Iterator[etree._Element]:
 
 def validate_change(schema: Schema, root: etree._Element, touched: Iterable[etree._Element] = (),
                     *, removed: Iterable[tuple[etree._Element, str]] = (),
-                    config: bool = True) -> list[RpcError]:
+                    config: bool = True, structural: bool = False) -> list[RpcError]:
     """Validate what an edit can have affected, assuming the tree was valid before.
 
     ``touched`` are the elements the edit created, replaced or changed;
@@ -494,11 +511,13 @@ def validate_change(schema: Schema, root: etree._Element, touched: Iterable[etre
     """
     if root.getparent() is not None:
         raise ValueError("validate_change() needs the root of a tree of its own")
-    run = Validation(schema, root, config)
+    run = Validation(schema, root, config, structural)
     try:
         names: set[str] = set()
         parents: dict[int, etree._Element] = {}
-        for element in _outermost([t for t in touched if t is not None]):
+        # (elements a later edit removed again are no longer in the tree)
+        live = [t for t in touched if t is not None and t.getroottree().getroot() is root]
+        for element in _outermost(live):
             if element is root:
                 return validate(schema, root, config=config)
             node = schema.node_for(element)
@@ -517,12 +536,15 @@ def validate_change(schema: Schema, root: etree._Element, touched: Iterable[etre
                 if type(item.tag) is str:
                     names.add(item.tag.rpartition("}")[2])
         for parent, tag in removed:
-            parents[id(parent)] = parent
             names.add(tag.rpartition("}")[2])
+            if parent.getroottree().getroot() is root:
+                parents[id(parent)] = parent
         for parent in parents.values():
             parent_node = schema.root if parent is root else schema.node_for(parent)
             if parent_node is not None:
                 run.check_siblings(parent, parent_node, _seen(parent, parent_node))
+        if structural:
+            return run.errors
         items = list(run.constrained)
         for dependent in schema.dependents(names):
             for instance_element in _instances(root, dependent):

@@ -1,0 +1,218 @@
+"""A device's running, candidate and startup datastores, their locks, and
+confirmed commits (RFC 6241 sections 7 and 8).
+
+Trees are never edited in place: an edit works on a copy and the copy
+replaces the datastore when it is accepted, so a refused edit changes
+nothing and a datastore can be shared (running and candidate are one tree
+right after a commit). Running and startup are written to SQLite before
+the reply goes out.
+"""
+
+from __future__ import annotations
+
+import logging
+from copy import deepcopy
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from lxml import etree
+
+from emulator.datastore.storage import Storage
+from emulator.netconf.errors import RpcError, RpcErrors
+from emulator.schema.validate import validate, validate_change
+
+if TYPE_CHECKING:
+    from emulator.device import Device
+
+log = logging.getLogger(__name__)
+
+NAMES = ("running", "candidate", "startup")
+DEFAULT_CONFIRM_TIMEOUT = 600
+_COMPACT = etree.XMLParser(remove_blank_text=True)
+
+
+@dataclass
+class PendingCommit:
+    """A confirmed commit waiting for its confirmation (RFC 6241 8.4)."""
+
+    rollback: etree._Element          # running as it was before the confirmed commit
+    session_id: int
+    persist: str | None
+    timer: Any = None
+
+
+@dataclass
+class _CandidateChanges:
+    """What edits did to the candidate since it last equalled running."""
+
+    touched: list[etree._Element] = field(default_factory=list)
+    removed: list[tuple[etree._Element, str]] = field(default_factory=list)
+
+
+class Datastores:
+    def __init__(self, device: "Device", storage: Storage | None, scheduler: Any):
+        self.device = device
+        self.storage = storage
+        self.scheduler = scheduler
+        self._trees: dict[str, etree._Element] = {}
+        self.candidate_changes: _CandidateChanges | None = None   # None: candidate == running
+        self.locks: dict[str, tuple[int, float]] = {}
+        self.pending: PendingCommit | None = None
+        # called with (datastore, [(operation, element)...], session id) after a change
+        self.listeners: list[Callable[[str, list, int | None], None]] = []
+
+    # -- the trees ----------------------------------------------------------------
+
+    def tree(self, name: str) -> etree._Element:
+        if name == "candidate" and self.candidate_changes is None:
+            return self.tree("running")
+        tree = self._trees.get(name)
+        if tree is None:
+            text = self.storage.load(self.device.name, name) if self.storage else None
+            if text is None:
+                text = self.device.initial("config")
+            tree = self._trees[name] = etree.fromstring(text.encode(), _COMPACT)
+        return tree
+
+    def copy(self, name: str) -> etree._Element:
+        return deepcopy(self.tree(name))
+
+    @property
+    def candidate_dirty(self) -> bool:
+        return self.candidate_changes is not None
+
+    def _persist(self, **trees: etree._Element) -> None:
+        if self.storage is not None:
+            self.storage.save(self.device.name, {
+                name: etree.tostring(tree, encoding="unicode") for name, tree in trees.items()})
+
+    # -- writing ------------------------------------------------------------------
+
+    def replace_running(self, tree: etree._Element, changes: list, session_id: int | None) -> None:
+        """Make ``tree`` (already validated) the running configuration."""
+        self._persist(running=tree)
+        self._trees["running"] = tree
+        if self.candidate_changes is None:
+            self._trees.pop("candidate", None)
+        self._notify("running", changes, session_id)
+
+    def replace_candidate(self, tree: etree._Element, touched: list, removed: list) -> None:
+        changes = self.candidate_changes or _CandidateChanges()
+        changes.touched.extend(touched)
+        changes.removed.extend(removed)
+        self.candidate_changes = changes
+        self._trees["candidate"] = tree
+
+    def replace_startup(self, tree: etree._Element) -> None:
+        self._persist(startup=tree)
+        self._trees["startup"] = tree
+
+    def discard_changes(self) -> None:
+        self.candidate_changes = None
+        self._trees.pop("candidate", None)
+
+    def _notify(self, name: str, changes: list, session_id: int | None) -> None:
+        for listener in self.listeners:
+            try:
+                listener(name, changes, session_id)
+            except Exception:  # a listener's fault must not undo a commit
+                log.exception("listener failed on %s", self.device.name)
+
+    # -- validation -----------------------------------------------------------------
+
+    def check_candidate(self) -> list[RpcError]:
+        """Validate the candidate before it becomes running."""
+        schema = self.device.profile.schema
+        changes = self.candidate_changes
+        if changes is None:
+            return []
+        return validate_change(schema, self.tree("candidate"), changes.touched,
+                               removed=changes.removed)
+
+    def validate_tree(self, tree: etree._Element) -> list[RpcError]:
+        return validate(self.device.profile.schema, tree)
+
+    # -- locks (RFC 6241 7.5, 7.6) --------------------------------------------------
+
+    def check_writable(self, name: str, session_id: int, path: str, path_ns: dict) -> None:
+        holder = self.locks.get(name)
+        if holder is not None and holder[0] != session_id:
+            raise RpcError("in-use", "protocol",
+                           f"the {name} datastore is locked by session {holder[0]}",
+                           path=path, path_ns=path_ns)
+
+    def lock(self, name: str, session_id: int, now: float, path: str, path_ns: dict) -> None:
+        holder = self.locks.get(name)
+        if holder is not None:
+            raise RpcError("lock-denied", "protocol",
+                           f"the {name} datastore is already locked by session {holder[0]}",
+                           path=path, path_ns=path_ns, info=[("session-id", str(holder[0]))])
+        if name == "candidate" and self.candidate_dirty:
+            # RFC 6241 8.3.5.2: not while the candidate holds uncommitted changes.
+            raise RpcError("lock-denied", "protocol",
+                           "the candidate holds changes that are not committed; commit or "
+                           "discard them first", path=path, path_ns=path_ns,
+                           info=[("session-id", "0")])
+        self.locks[name] = (session_id, now)
+
+    def unlock(self, name: str, session_id: int, path: str, path_ns: dict) -> None:
+        holder = self.locks.get(name)
+        if holder is None:
+            raise RpcError("operation-failed", "protocol", f"the {name} datastore is not locked",
+                           path=path, path_ns=path_ns)
+        if holder[0] != session_id:
+            raise RpcError("operation-failed", "protocol",
+                           f"the {name} datastore is locked by session {holder[0]}, not this one",
+                           path=path, path_ns=path_ns)
+        del self.locks[name]
+
+    def session_ended(self, session_id: int) -> None:
+        """Release what the session held, however it ended."""
+        for name, (holder, _) in list(self.locks.items()):
+            if holder == session_id:
+                del self.locks[name]
+                if name == "candidate":
+                    self.discard_changes()  # RFC 6241 8.3.5.2
+        pending = self.pending
+        if pending is not None and pending.session_id == session_id and pending.persist is None:
+            self.roll_back("the session that started the confirmed commit ended")
+
+    # -- confirmed commit (RFC 6241 8.4) -------------------------------------------
+
+    def start_confirmed(self, session_id: int, timeout: float, persist: str | None) -> None:
+        if self.pending is None:
+            self.pending = PendingCommit(rollback=self.tree("running"), session_id=session_id,
+                                         persist=persist)
+        else:
+            self.pending.persist = persist
+            self.pending.session_id = session_id
+            if self.pending.timer is not None:
+                self.pending.timer.cancel()
+        self.pending.timer = self.scheduler.call_later(timeout, self._expired)
+
+    def confirm(self) -> None:
+        pending, self.pending = self.pending, None
+        if pending is not None and pending.timer is not None:
+            pending.timer.cancel()
+
+    def _expired(self) -> None:
+        if self.pending is not None:
+            self.pending.timer = None
+            self.roll_back("the confirm-timeout expired")
+
+    def roll_back(self, why: str) -> None:
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return
+        if pending.timer is not None:
+            pending.timer.cancel()
+        log.info("%s: confirmed commit rolled back: %s", self.device.name, why)
+        self.discard_changes()
+        self.replace_running(pending.rollback, [("rollback", None)], None)
+
+
+def raise_all(errors: list[RpcError]) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise RpcErrors(errors)

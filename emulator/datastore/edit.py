@@ -1,0 +1,421 @@
+"""The ``<edit-config>`` engine (RFC 6241 section 7.2, RFC 7950 section 7.8.6).
+
+:func:`apply_edit` applies a ``<config>`` to a datastore tree in place and
+reports what it touched (for incremental validation and change
+notifications) and every error with the path of the node concerned. The
+caller works on a copy and keeps it only when the edit and the resulting
+datastore are acceptable, so a refused edit changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from copy import deepcopy
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from emulator.netconf.errors import RpcError
+from emulator.netconf.xml import NC_NS
+from emulator.schema.model import Schema, SchemaNode
+from emulator.schema.validate import instance_path
+
+YANG_NS = "urn:ietf:params:xml:ns:yang:1"
+OPERATION = f"{{{NC_NS}}}operation"
+INSERT, KEY, VALUE = f"{{{YANG_NS}}}insert", f"{{{YANG_NS}}}key", f"{{{YANG_NS}}}value"
+OPERATIONS = ("merge", "replace", "create", "delete", "remove")
+_EDIT_ATTRIBUTES = (OPERATION, INSERT, KEY, VALUE)
+
+
+class _Stop(Exception):
+    """stop-on-error / rollback-on-error: the first error ends the edit."""
+
+
+@dataclass
+class EditResult:
+    touched: list[etree._Element] = field(default_factory=list)
+    removed: list[tuple[etree._Element, str]] = field(default_factory=list)
+    changes: list[tuple[str, etree._Element]] = field(default_factory=list)  # (operation, node)
+    errors: list[RpcError] = field(default_factory=list)
+
+
+class _Editor:
+    def __init__(self, schema: Schema, target: etree._Element, default_operation: str,
+                 stop_on_error: bool):
+        self.schema = schema
+        self.target = target
+        self.default_operation = default_operation
+        self.stop_on_error = stop_on_error
+        self.result = EditResult()
+        self._indexes: dict[tuple[int, str], dict] = {}
+
+    # -- errors ---------------------------------------------------------------
+
+    def fail(self, tag: str, message: str, where: etree._Element, config_root: etree._Element,
+             app_tag: str | None = None, info: list | None = None, type_: str = "application") -> None:
+        path, used = instance_path(self.schema, where, config_root)
+        self.result.errors.append(RpcError(tag, type_, message, app_tag=app_tag, path=path,
+                                           path_ns=used, info=info or []))
+        if self.stop_on_error:
+            raise _Stop
+
+    # -- the walk -----------------------------------------------------------------
+
+    def edit(self, config: etree._Element) -> None:
+        self.config_root = config
+        try:
+            self.children(config, self.target, self.schema.root, self.default_operation)
+        except _Stop:
+            pass
+
+    def children(self, config_parent: etree._Element, target_parent: etree._Element,
+                 schema_node: SchemaNode, inherited: str, skip: frozenset[str] = frozenset()) -> None:
+        for item in config_parent:
+            if type(item.tag) is not str or item.tag in skip:
+                continue
+            node = schema_node.by_tag.get(item.tag)
+            if node is None:
+                qname = etree.QName(item)
+                if qname.namespace in self.schema.prefixes:
+                    self.fail("unknown-element", f"{qname.localname} is not a data node here",
+                              item, self.config_root, info=[("bad-element", qname.localname)])
+                else:
+                    self.fail("unknown-namespace", f"namespace {qname.namespace} of "
+                              f"{qname.localname} belongs to no module of this device", item,
+                              self.config_root, info=[("bad-element", qname.localname),
+                                                      ("bad-namespace", qname.namespace or "")])
+                continue
+            operation = self.operation_of(item, inherited)
+            if operation is None:
+                continue
+            self.node(item, target_parent, node, operation)
+
+    def operation_of(self, item: etree._Element, inherited: str) -> str | None:
+        explicit = item.get(OPERATION)
+        if explicit is None:
+            return inherited
+        if explicit not in OPERATIONS:
+            self.fail("bad-attribute", f"operation {explicit!r} is not one of "
+                      f"{', '.join(OPERATIONS)}", item, self.config_root, type_="protocol",
+                      info=[("bad-attribute", "operation"),
+                            ("bad-element", etree.QName(item).localname)])
+            return None
+        if inherited in ("create", "replace", "delete", "remove") and explicit != inherited:
+            self.fail("bad-attribute", f"operation {explicit!r} inside a {inherited!r} subtree",
+                      item, self.config_root, type_="protocol",
+                      info=[("bad-attribute", "operation"),
+                            ("bad-element", etree.QName(item).localname)])
+            return None
+        return explicit
+
+    def node(self, item: etree._Element, target_parent: etree._Element, node: SchemaNode,
+             operation: str) -> None:
+        existing = self.find(item, target_parent, node)
+        if existing is False:
+            return  # a key was missing, reported
+        self.check_insert_attributes(item, node)
+        name = node.name
+        if operation in ("delete", "remove"):
+            if existing is None:
+                if operation == "delete":
+                    self.fail("data-missing", f"{name} does not exist, so it cannot be deleted",
+                              item, self.config_root)
+                return
+            self.remove(existing, target_parent)
+            self.result.changes.append((operation, item))
+        elif operation == "create":
+            if existing is not None:
+                self.fail("data-exists", f"{name} already exists, so it cannot be created",
+                          item, self.config_root)
+                return
+            self.check_nested(item, "create")
+            self.insert(self.clean_copy(item), target_parent, node, item)
+            self.result.changes.append(("create", item))
+        elif operation == "replace":
+            self.check_nested(item, "replace")
+            copy = self.clean_copy(item)
+            if existing is not None and item.get(INSERT) is None:
+                target_parent.replace(existing, copy)   # in place: the order stays
+                self._index_update(target_parent, node, copy, True)
+                self.result.touched.append(copy)
+            else:
+                if existing is not None:
+                    self.remove(existing, target_parent, replaced=True)
+                self.insert(copy, target_parent, node, item)
+            self.result.changes.append(("replace", item))
+        elif operation == "merge":
+            self.merge(item, existing, target_parent, node)
+        else:  # "none": only a way to the nodes that carry an operation
+            if existing is None:
+                self.fail("data-missing", f"{name} does not exist (default-operation none)",
+                          item, self.config_root)
+                return
+            if node.keyword in ("container", "list"):
+                self.children(item, existing, node, "none")
+
+    def merge(self, item: etree._Element, existing: etree._Element | None,
+              target_parent: etree._Element, node: SchemaNode) -> None:
+        keyword = node.keyword
+        if keyword in ("leaf", "anydata", "anyxml"):
+            if existing is None:
+                self.insert(self.clean_copy(item), target_parent, node, item)
+                self.result.changes.append(("merge", item))
+            elif keyword == "leaf":
+                if (existing.text or "") != (item.text or ""):
+                    copy = self.clean_copy(item)
+                    target_parent.replace(existing, copy)
+                    self.result.touched.append(copy)
+                    self.result.changes.append(("merge", item))
+            else:
+                copy = self.clean_copy(item)
+                target_parent.replace(existing, copy)
+                self.result.touched.append(copy)
+                self.result.changes.append(("merge", item))
+        elif keyword == "leaf-list":
+            if existing is None:
+                self.insert(self.clean_copy(item), target_parent, node, item)
+                self.result.changes.append(("merge", item))
+            elif item.get(INSERT) is not None:
+                self.move(existing, target_parent, node, item)
+        else:
+            if existing is None:
+                shell = etree.Element(item.tag, nsmap=item.nsmap)
+                for key_tag, _ in node.key_nodes:
+                    key = item.find(key_tag)
+                    shell.append(self.clean_copy(key))
+                self.insert(shell, target_parent, node, item)
+                self.result.changes.append(("merge", item))
+                existing = shell
+            elif item.get(INSERT) is not None:
+                self.move(existing, target_parent, node, item)
+            key_tags = {tag for tag, _ in node.key_nodes}
+            for child in item:
+                if type(child.tag) is str and child.tag in key_tags and child.get(OPERATION):
+                    self.fail("bad-attribute", "a list key cannot carry an operation", child,
+                              self.config_root, type_="protocol",
+                              info=[("bad-attribute", "operation"),
+                                    ("bad-element", etree.QName(child).localname)])
+            self.children(item, existing, node, "merge", skip=frozenset(key_tags))
+
+    # -- finding and placing --------------------------------------------------------
+
+    def find(self, item: etree._Element, target_parent: etree._Element,
+             node: SchemaNode) -> etree._Element | None | bool:
+        keyword = node.keyword
+        if keyword == "list":
+            key = []
+            for key_tag, key_node in node.key_nodes:
+                value = item.find(key_tag)
+                if value is None:
+                    self.fail("missing-element", f"an entry of list {node.name} needs its key "
+                              f"{key_node.name}", item, self.config_root,
+                              info=[("bad-element", key_node.name)], type_="protocol")
+                    return False
+                key.append(_norm(value.text, key_node))
+            return self.index(target_parent, node).get(tuple(key))
+        if keyword == "leaf-list":
+            wanted = _norm(item.text, node)
+            for existing in target_parent.iterfind(item.tag):
+                if _norm(existing.text, node) == wanted:
+                    return existing
+            return None
+        return target_parent.find(item.tag)
+
+    def index(self, target_parent: etree._Element, node: SchemaNode) -> dict:
+        key = (id(target_parent), node.tag)
+        index = self._indexes.get(key)
+        if index is None:
+            index = self._indexes[key] = {
+                tuple(_norm(entry.findtext(tag), key_node) for tag, key_node in node.key_nodes): entry
+                for entry in target_parent.iterfind(node.tag)}
+        return index
+
+    def _index_update(self, target_parent: etree._Element, node: SchemaNode,
+                      element: etree._Element, present: bool) -> None:
+        index = self._indexes.get((id(target_parent), node.tag))
+        if index is not None and node.keyword == "list":
+            key = tuple(_norm(element.findtext(tag), key_node) for tag, key_node in node.key_nodes)
+            if present:
+                index[key] = element
+            else:
+                index.pop(key, None)
+
+    def remove(self, existing: etree._Element, target_parent: etree._Element,
+               replaced: bool = False) -> None:
+        node = self.schema_of(existing, target_parent)
+        target_parent.remove(existing)
+        if node is not None:
+            self._index_update(target_parent, node, existing, False)
+        if not replaced:
+            self.result.removed.append((target_parent, existing.tag))
+
+    def schema_of(self, element: etree._Element, parent: etree._Element) -> SchemaNode | None:
+        parent_node = self.schema.root if parent is self.target else self.schema.node_for(parent)
+        return parent_node.by_tag.get(element.tag) if parent_node is not None else None
+
+    def insert(self, element: etree._Element, target_parent: etree._Element, node: SchemaNode,
+               item: etree._Element) -> None:
+        self.clear_other_cases(target_parent, node)
+        anchor = self.anchor(target_parent, node, item) if node.user_ordered else None
+        if anchor is not None:
+            where, reference = anchor
+            if where == "first":
+                first = target_parent.find(node.tag)
+                if first is not None:
+                    first.addprevious(element)
+                else:
+                    target_parent.append(element)
+            elif where == "before":
+                reference.addprevious(element)
+            elif where == "after":
+                reference.addnext(element)
+            else:
+                self._append_after_siblings(element, target_parent, node)
+        else:
+            self._append_after_siblings(element, target_parent, node)
+        self._index_update(target_parent, node, element, True)
+        self.result.touched.append(element)
+
+    def _append_after_siblings(self, element: etree._Element, target_parent: etree._Element,
+                               node: SchemaNode) -> None:
+        siblings = target_parent.findall(node.tag)
+        if siblings:
+            siblings[-1].addnext(element)
+        else:
+            target_parent.append(element)
+
+    def move(self, existing: etree._Element, target_parent: etree._Element, node: SchemaNode,
+             item: etree._Element) -> None:
+        if not node.user_ordered:
+            return
+        anchor = self.anchor(target_parent, node, item, moving=existing)
+        if anchor is None:
+            return
+        target_parent.remove(existing)
+        where, reference = anchor
+        if where == "first":
+            first = target_parent.find(node.tag)
+            (first.addprevious(existing) if first is not None else target_parent.append(existing))
+        elif where == "last":
+            self._append_after_siblings(existing, target_parent, node)
+        elif where == "before":
+            reference.addprevious(existing)
+        else:
+            reference.addnext(existing)
+        self.result.touched.append(existing)
+
+    def check_insert_attributes(self, item: etree._Element, node: SchemaNode) -> None:
+        if item.get(INSERT) is not None and not node.user_ordered:
+            # RFC 7950 8.3.1: insert on anything but an ordered-by user list
+            self.fail("unknown-attribute", f"{node.name} is not ordered by the user; 'insert' "
+                      "does not apply", item, self.config_root, type_="protocol",
+                      info=[("bad-attribute", "insert"), ("bad-element", node.name)])
+
+    def anchor(self, target_parent: etree._Element, node: SchemaNode, item: etree._Element,
+               moving: etree._Element | None = None) -> tuple[str, etree._Element | None] | None:
+        where = item.get(INSERT)
+        if where is None:
+            return None
+        if where in ("first", "last"):
+            return where, None
+        if where not in ("before", "after"):
+            self.fail("bad-attribute", f"insert {where!r} is not first, last, before or after",
+                      item, self.config_root, type_="protocol",
+                      info=[("bad-attribute", "insert"), ("bad-element", node.name)])
+            return None
+        attribute = KEY if node.keyword == "list" else VALUE
+        reference_text = item.get(attribute)
+        if reference_text is None:
+            self.fail("missing-attribute", f"insert {where!r} needs a {attribute[len(YANG_NS) + 2:]} "
+                      "attribute", item, self.config_root, type_="protocol",
+                      info=[("bad-attribute", attribute[len(YANG_NS) + 2:]),
+                            ("bad-element", node.name)])
+            return None
+        reference = self.reference(target_parent, node, item, reference_text)
+        if reference is None or reference is moving:
+            self.fail("bad-attribute", f"the entry that {attribute[len(YANG_NS) + 2:]}="
+                      f"{reference_text!r} names does not exist", item, self.config_root,
+                      type_="protocol", app_tag="missing-instance",
+                      info=[("bad-attribute", attribute[len(YANG_NS) + 2:]),
+                            ("bad-element", node.name)])
+            return None
+        return where, reference
+
+    def reference(self, target_parent: etree._Element, node: SchemaNode, item: etree._Element,
+                  text: str) -> etree._Element | None:
+        if node.keyword == "leaf-list":
+            for existing in target_parent.iterfind(node.tag):
+                if _norm(existing.text, node) == _norm(text, node):
+                    return existing
+            return None
+        # key="[k1='a'][k2='b']" with prefixes in scope on the element
+        wanted: dict[str, str] = {}
+        for prefix_name, value in _predicates(text):
+            prefix, _, name = prefix_name.rpartition(":")
+            ns = item.nsmap.get(prefix or None, node.ns)
+            wanted[f"{{{ns}}}{name}"] = value
+        if set(wanted) != {tag for tag, _ in node.key_nodes}:
+            return None
+        key = tuple(_norm(wanted[tag], key_node) for tag, key_node in node.key_nodes)
+        return self.index(target_parent, node).get(key)
+
+    def clear_other_cases(self, target_parent: etree._Element, node: SchemaNode) -> None:
+        """Creating a node of one case deletes the nodes of the choice's other cases."""
+        if not node.cases:
+            return
+        parent_node = node.parent
+        for sibling in list(target_parent):
+            if type(sibling.tag) is not str:
+                continue
+            other = parent_node.by_tag.get(sibling.tag)
+            if other is None or other is node:
+                continue
+            for choice, case in node.cases:
+                if any(c is choice and cs != case for c, cs in other.cases):
+                    self.remove(sibling, target_parent)
+                    break
+
+    def check_nested(self, item: etree._Element, operation: str) -> None:
+        for descendant in item.iterdescendants():
+            nested = descendant.get(OPERATION) if type(descendant.tag) is str else None
+            if nested is not None and nested != operation:
+                self.fail("bad-attribute", f"operation {nested!r} inside a {operation!r} subtree",
+                          descendant, self.config_root, type_="protocol",
+                          info=[("bad-attribute", "operation"),
+                                ("bad-element", etree.QName(descendant).localname)])
+
+    @staticmethod
+    def clean_copy(item: etree._Element) -> etree._Element:
+        copy = deepcopy(item)
+        for element in copy.iter():
+            if type(element.tag) is str:
+                for name in _EDIT_ATTRIBUTES:
+                    if name in element.attrib:
+                        del element.attrib[name]
+        copy.tail = None
+        return copy
+
+
+def _norm(text: str | None, node: SchemaNode) -> str:
+    text = text or ""
+    return text.strip() if node.type is not None and node.type.trims else text
+
+
+def _predicates(text: str) -> list[tuple[str, str]]:
+    return [(name, value) for name, _, value in
+            re.findall(r"\[\s*([\w.:-]+)\s*=\s*(['\"])(.*?)\2\s*\]", text)]
+
+
+def apply_edit(schema: Schema, target: etree._Element, config: etree._Element,
+               default_operation: str = "merge", error_option: str = "stop-on-error") -> EditResult:
+    """Apply ``config`` (the ``<config>`` element) to ``target`` in place."""
+    editor = _Editor(schema, target, default_operation,
+                     stop_on_error=error_option != "continue-on-error")
+    if default_operation == "replace":
+        # The configuration replaces the datastore's whole content.
+        for child in list(target):
+            target.remove(child)
+            editor.result.removed.append((target, child.tag))
+        editor.default_operation = "merge"
+    editor.edit(config)
+    return editor.result
