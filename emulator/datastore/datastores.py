@@ -179,9 +179,12 @@ class Datastores:
 
     # -- confirmed commit (RFC 6241 8.4) -------------------------------------------
 
-    def start_confirmed(self, session_id: int, timeout: float, persist: str | None) -> None:
+    def start_confirmed(self, session_id: int, timeout: float, persist: str | None,
+                        rollback: etree._Element) -> None:
+        """``rollback``: running as it was before this commit (kept from the first
+        of a series of confirmed commits)."""
         if self.pending is None:
-            self.pending = PendingCommit(rollback=self.tree("running"), session_id=session_id,
+            self.pending = PendingCommit(rollback=rollback, session_id=session_id,
                                          persist=persist)
         else:
             self.pending.persist = persist

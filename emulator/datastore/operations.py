@@ -306,12 +306,13 @@ def commit(rpc: Rpc) -> None:
                        "persist-id", path=rpc.path("persist-id"), path_ns=rpc.path_ns)
     stores.check_writable("running", session.id, rpc.path(), rpc.path_ns)
     raise_all(stores.check_candidate())
+    before = stores.tree("running")
     if stores.candidate_dirty:
         candidate = stores.tree("candidate")
         stores.candidate_changes = None
         stores.replace_running(candidate, [("replace", None)], session.id)
     if confirmed:
-        stores.start_confirmed(session.id, timeout, persist)
+        stores.start_confirmed(session.id, timeout, persist, rollback=before)
     elif pending is not None:
         stores.confirm()
 
