@@ -52,6 +52,8 @@ def bad(schema, body: str, tag: str, path: str, app_tag: str | None = None,
     ("i64", ["-9223372036854775808", "9223372036854775807"], ["9223372036854775808"]),
     ("dec", ["-1.5", "0", "99.99", "100", "3.1"], ["-1.51", "100.01", "1.234", "1e3", "abc"]),
     ("word", ["ab", "abc123", "zz9"], ["a", "abcdefghi", "Ab", "1ab", "xyz"]),
+    ("not-a-name", ["abc", "e", "b1"], ["bcd", "xyz"]),   # invert-match on libxml2's engine
+    ("v6", ["ab:c1", "\u00e9:\u0663"], ["a::b", "a b"]),
     ("flag", ["true", "false"], ["True", "1", "yes", " true"]),
     ("color", ["red", "green", "blue"], ["Red", "purple", "1", "red "]),
     ("perms", ["", "read", "read write", "exec read"], ["execute", "read read"]),

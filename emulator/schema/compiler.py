@@ -321,8 +321,10 @@ class _Compiler:
             elif isinstance(spec, ptypes.PatternTypeSpec):
                 for pattern in spec.res:
                     source = stmt_at(pattern.pos)
-                    # Python's re where it means the same, else libxml2 through pyang.
-                    regex = compile_pattern(pattern.spec) or pattern
+                    # regex where the translation is exact, else libxml2 through pyang
+                    # (uninverted: yt.Pattern applies invert-match itself).
+                    regex = compile_pattern(pattern.spec) or \
+                        ptypes.XSDPattern(pattern.spec, pattern.pos, False)
                     patterns.append(yt.Pattern(regex, pattern.spec, pattern.invert_match,
                                                _arg(source, "error-message") if source else None,
                                                _arg(source, "error-app-tag") if source else None))

@@ -25,6 +25,11 @@ class BadValue(ValueError):
         self.app_tag = app_tag
 
 
+def shown(text: str, limit: int = 40) -> str:
+    """A value as a message shows it: quoted, and cut when long."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
 def _in_ranges(value: Any, ranges: Ranges) -> bool:
     return any(low <= value <= high for low, high in ranges)
 
@@ -60,7 +65,8 @@ class YangType:
         return f"<{type(self).__name__} {self.name}>"
 
 
-_INT = re.compile(r"[+-]?[0-9]+\Z")
+# (at most 20 digits: int() of thousands of digits is slow, then refused anyway)
+_INT = re.compile(r"[+-]?0*[0-9]{1,20}\Z")
 
 
 class IntegerType(YangType):
@@ -74,7 +80,7 @@ class IntegerType(YangType):
     def parse(self, text: str, nsmap: Mapping[str | None, str]) -> int:
         text = text.strip()
         if not _INT.match(text):
-            raise BadValue(f"{text!r} is not an integer")
+            raise BadValue(f"{shown(text)} is not an integer of {self.name}'s range")
         value = int(text)
         if not self.low <= value <= self.high:
             raise BadValue(f"{value} is outside the {self.name} range {self.low}..{self.high}")
@@ -83,7 +89,7 @@ class IntegerType(YangType):
         return value
 
 
-_DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?\Z")
+_DECIMAL = re.compile(r"[+-]?0*[0-9]{1,19}(\.[0-9]{1,40})?\Z")
 
 
 class Decimal64Type(YangType):
@@ -98,7 +104,7 @@ class Decimal64Type(YangType):
     def parse(self, text: str, nsmap: Mapping[str | None, str]) -> Decimal:
         text = text.strip()
         if not _DECIMAL.match(text):
-            raise BadValue(f"{text!r} is not a decimal number")
+            raise BadValue(f"{shown(text)} is not a decimal number in range")
         # Extra fraction digits are tolerated when they are zeros ("1.500" for
         # fraction-digits 2), as libyang does: the value is still exact.
         digits = len(text.partition(".")[2].rstrip("0"))

@@ -29,8 +29,9 @@ class XPathSyntaxError(ValueError):
 
 
 # Tokens after which a '/' starts a new (absolute) location path.
-_PATH_STARTS = {None, "LPAREN", "LBRACKET", "COMMA", "EQ", "NEQ", "LT", "GT", "LE", "GE",
-                "AND", "OR", "PLUS", "MINUS", "MUL", "DIV", "MOD", "PIPE", "UNION"}
+# (pyang's lexer names: BAR is '|', LTE '<=', GTE '>=', STAR the multiplication.)
+_PATH_STARTS = {None, "LPAREN", "LBRACKET", "COMMA", "EQ", "NEQ", "LT", "GT", "LTE", "GTE",
+                "AND", "OR", "PLUS", "MINUS", "STAR", "DIV", "MOD", "BAR"}
 _STEP_TOKENS = {"name", "wildcard", "prefix-match", "DOT", "DOTDOT", "axis", "node_type", "AT"}
 
 

@@ -1,22 +1,37 @@
-"""XSD regular expressions (the dialect of YANG's ``pattern``) as Python ``re``.
+"""XSD regular expressions (the dialect of YANG's ``pattern``) on the
+``regex`` module.
 
-libxml2 (through pyang) is the reference engine, but calling it costs a
-schema validation per value. Most patterns in real modules use a small,
-common subset; :func:`translate` turns those into an anchored Python
-regular expression with the same meaning, and returns None for anything
-it is not sure of (Unicode categories, class subtraction, XSD's own
-escapes), which then stays with libxml2.
+XSD differs from Python's dialects in a few places, each handled here: a
+pattern matches the whole value; ``^`` and ``$`` are plain characters;
+``.`` excludes only newline and carriage return; ``\\s`` is four characters
+and ``\\w`` is "not punctuation, separator or other"; ``\\p{..}`` names
+Unicode categories and ``\\p{IsBlock}`` blocks. ``regex`` (unlike ``re``)
+knows Unicode categories and blocks. What remains untranslated (XML name
+escapes ``\\i``/``\\c`` and class subtraction) returns None, and stays with
+libxml2's XSD engine through pyang; libxml2 has bugs with nested counted
+repeats, so it is the fallback, not the rule.
 """
 
 from __future__ import annotations
 
-import re
+from typing import Callable
+
+import regex
 
 # Escapes that mean the same in both dialects (inside and outside classes).
-_SAME_ESCAPES = set("nrt\\|.-^?*+{}()[]/$d D")
-_SAME_ESCAPES.discard(" ")
-# XSD's \s is exactly these four characters (Python's is wider).
+_SAME_ESCAPES = set("nrt\\|.-^?*+{}()[]/$dD")
+# XSD's \s is exactly these four characters.
 _SPACE = r" \t\n\r"
+_WORD_NOT = r"\p{P}\p{Z}\p{C}"   # \w is everything but these
+
+
+def _property(name: str) -> str | None:
+    """An XSD \\p{name} as the regex module writes it."""
+    if name.startswith("Is"):
+        return "Block=" + name[2:]
+    if regex.fullmatch(r"[A-Z][a-z]?", name):
+        return name
+    return None
 
 
 def translate(pattern: str) -> str | None:
@@ -30,6 +45,16 @@ def translate(pattern: str) -> str | None:
             if i + 1 >= n:
                 return None
             escaped = pattern[i + 1]
+            if escaped in ("p", "P"):
+                end = pattern.find("}", i)
+                if not pattern.startswith("{", i + 2) or end < 0:
+                    return None
+                name = _property(pattern[i + 3:end])
+                if name is None:
+                    return None
+                out.append(f"\\{escaped}{{{name}}}")
+                i = end + 1
+                continue
             if escaped in ("s", "S"):
                 if in_class:
                     if escaped == "S":
@@ -37,10 +62,14 @@ def translate(pattern: str) -> str | None:
                     out.append(_SPACE)
                 else:
                     out.append(f"[{_SPACE}]" if escaped == "s" else f"[^{_SPACE}]")
+            elif escaped in ("w", "W"):
+                if in_class:
+                    return None
+                out.append(f"[^{_WORD_NOT}]" if escaped == "w" else f"[{_WORD_NOT}]")
             elif escaped in _SAME_ESCAPES:
                 out.append("\\" + escaped)
             else:
-                return None  # \p{..}, \i, \c, \w and the rest stay with libxml2
+                return None  # \i, \c and anything unknown stay with libxml2
             i += 2
             continue
         if in_class:
@@ -66,15 +95,15 @@ def translate(pattern: str) -> str | None:
         i += 1
     if in_class:
         return None
-    return "(?:" + "".join(out) + r")\Z"
+    return "(?:" + "".join(out) + ")"
 
 
-def compile_pattern(pattern: str):
+def compile_pattern(pattern: str) -> Callable[[str], object] | None:
     """A callable that tells whether a whole string matches, or None."""
     translated = translate(pattern)
     if translated is None:
         return None
     try:
-        return re.compile(translated).match
-    except re.error:
+        return regex.compile(translated, regex.VERSION0).fullmatch
+    except regex.error:
         return None
