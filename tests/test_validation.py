@@ -217,6 +217,60 @@ def test_yang_xpath_functions(schema, good, wrong, path):
     bad(schema, wrong, "operation-failed", f"/vt:top/vt:{path}", app_tag="must-violation")
 
 
+def test_a_union_member_leafref_requires_its_instance(schema):
+    ok(schema, "<item><id>3</id></item><u-ref>3</u-ref>")
+    ok(schema, "<u-ref>none</u-ref>")
+    bad(schema, "<u-ref>4</u-ref>", "data-missing", "/vt:top/vt:u-ref", app_tag="instance-required")
+
+
+def test_keys_and_unique_compare_values(schema):
+    bad(schema, "<num><n>1</n></num><num><n>01</n></num>", "operation-failed",
+        "/vt:top/vt:num[vt:n='01']", app_tag="data-not-unique")
+    bad(schema, "<person><name>a</name></person><person><name>b</name><nick>anon</nick></person>",
+        "operation-failed", "/vt:top/vt:person[vt:name='b']", app_tag="data-not-unique")
+    ok(schema, "<person><name>a</name></person><person><name>b</name><nick>bee</nick></person>")
+
+
+def test_if_feature_on_enums_bits_and_identities(schema):
+    ok(schema, "<hue>red</hue><flags>a</flags><pet>cat</pet>")
+    bad(schema, "<hue>ultra</hue>", "invalid-value", "/vt:top/vt:hue")
+    bad(schema, "<flags>b</flags>", "invalid-value", "/vt:top/vt:flags")
+    bad(schema, "<pet>hidden</pet>", "invalid-value", "/vt:top/vt:pet")
+
+
+def test_absolute_paths_after_union_and_comparison_operators(schema):
+    ok(schema, "<maxv>5</maxv><lte-check>5</lte-check>")
+    bad(schema, "<maxv>5</maxv><lte-check>6</lte-check>", "operation-failed",
+        "/vt:top/vt:lte-check", app_tag="must-violation")
+    ok(schema, "<maxv>5</maxv><i8>1</i8><union-check>0</union-check>")
+    bad(schema, "<maxv>5</maxv><union-check>0</union-check>", "operation-failed",
+        "/vt:top/vt:union-check", app_tag="must-violation")
+
+
+def test_mandatory_choice_under_a_false_when_is_excused(schema):
+    ok(schema, f'<!top><gated xmlns="{VT}"><mode2>off</mode2></gated>')
+    bad(schema, f'<!top><gated xmlns="{VT}"><mode2>on</mode2></gated>', "data-missing",
+        "/vt:gated", app_tag="missing-choice")
+    ok(schema, f'<!top><gated xmlns="{VT}"><mode2>on</mode2><x>1</x></gated>')
+
+
+def test_mandatory_choice_in_an_absent_non_presence_container(schema):
+    bad(schema, f'<!top><holder xmlns="{VT}"/>', "data-missing", "/vt:holder",
+        app_tag="missing-choice")
+    ok(schema, f'<!top><holder xmlns="{VT}"><np><p1>x</p1></np></holder>')
+
+
+def test_a_default_under_a_true_when_is_seen(schema):
+    ok(schema, "<flag>true</flag><dwhen-seen>1</dwhen-seen>")
+    bad(schema, "<flag>false</flag><dwhen-seen>1</dwhen-seen>", "operation-failed",
+        "/vt:top/vt:dwhen-seen", app_tag="must-violation")
+
+
+def test_a_when_on_uses_makes_its_mandatory_leaf_required(schema):
+    ok(schema, f'<!top><wgate xmlns="{VT}"><on>false</on></wgate>')
+    bad(schema, f'<!top><wgate xmlns="{VT}"><on>true</on></wgate>', "missing-element", "/vt:wgate")
+
+
 # -- defaults (RFC 7950 7.6.1) -----------------------------------------------------------
 
 def test_defaults_in_non_presence_containers_are_seen_by_must(schema):
@@ -307,6 +361,23 @@ def test_a_new_list_entry_is_checked_against_its_siblings(schema):
     assert (err.tag, err.app_tag) == ("operation-failed", "data-not-unique")
 
 
+def test_incremental_catches_a_unique_clash_made_inside_an_entry(schema):
+    root = tree("<person><name>a</name><nick>x</nick></person><person><name>b</name><nick>y</nick>"
+                "</person>")
+    nick = root.find(f"{{{VT}}}top/{{{VT}}}person[{{{VT}}}name='b']/{{{VT}}}nick")
+    nick.text = "x"
+    [err] = validate_change(schema, root, [nick])
+    assert (err.app_tag, err.path) == ("data-not-unique", "/vt:top/vt:person[vt:name='b']")
+
+
+def test_incremental_catches_a_when_that_makes_a_node_mandatory(schema):
+    root = etree.fromstring(f'<data xmlns="{NC}"><wgate xmlns="{VT}"><on>false</on></wgate></data>')
+    on = root.find(f"{{{VT}}}wgate/{{{VT}}}on")
+    on.text = "true"
+    [err] = validate_change(schema, root, [on])
+    assert (err.tag, err.path) == ("missing-element", "/vt:wgate")
+
+
 @pytest.mark.parametrize("body, edit", [
     ("<kind>parrot</kind><wings>2</wings>", ("kind", "cat")),
     ("<word>abc</word><echo>abc</echo>", ("word", "abd")),
@@ -324,3 +395,16 @@ def test_incremental_and_full_validation_agree(schema, body, edit):
     incremental = [(e.tag, e.app_tag, e.path) for e in validate_change(schema, root, [element])]
     full = [(e.tag, e.app_tag, e.path) for e in validate(schema, root)]
     assert incremental == full and full
+
+
+def test_a_submodule_with_its_own_prefix_and_imports():
+    folder = Path(__file__).parent / "yang" / "sub"
+    schema = compile_modules("sub", [folder / "subtest.yang"], {}, search=[folder])
+    good = etree.fromstring(f'<data xmlns="{NC}"><part-box xmlns="urn:test:subtest"><x>1</x><y>80</y>'
+                            "</part-box></data>")
+    assert validate(schema, good) == []
+    wrong = etree.fromstring(f'<data xmlns="{NC}"><part-box xmlns="urn:test:subtest"><x>2</x><y>80</y>'
+                             "</part-box></data>")
+    [err] = validate(schema, wrong)
+    assert err.app_tag == "must-violation"
+    assert [s[0] for s in schema.modules["subtest"].submodules] == ["subtest-part"]

@@ -8,6 +8,7 @@ the result into a :class:`~emulator.schema.model.Schema`.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from decimal import Decimal
 from types import SimpleNamespace
@@ -110,6 +111,8 @@ class _Compiler:
             self._children(module, self.schema.root, ())
         for leafref, stmt, node in self._leafrefs:
             self._link_leafref(leafref, stmt, node)
+        for node in self.schema.walk():
+            _resolve_targets(node, node.type)
         self.schema.root.finish()
         # pyang's YIN emitter (for <get-schema>) reads its options from here.
         self.ctx.opts = SimpleNamespace(yin_canonical=False, yin_pretty_strings=True)
@@ -128,6 +131,8 @@ class _Compiler:
                 continue
             ns = module.search_one("namespace").arg
             for name, identity in module.i_identities.items():
+                if getattr(identity, "i_not_implemented", False):
+                    continue  # its if-feature is false
                 bases = []
                 for base in identity.search("base"):
                     target = getattr(base, "i_identity", None)
@@ -184,11 +189,18 @@ class _Compiler:
                     default_case=_arg(child, "default"),
                     parent_case=cases[-1] if cases else None)
                 whens = [*inherited, *self._whens(child, on_parent=True)]
+                augment = getattr(child, "i_augment", None)
+                if augment is not None:
+                    whens.extend(self._whens(augment, on_parent=True))
+                choice.whens = [w.xpath for w in whens]
                 parent.choices.append(choice)
                 for case in child.i_children:
                     choice.cases.append(case.arg)
-                    self._children(case, parent, (*cases, (choice, case.arg)),
-                                   [*whens, *self._whens(case, on_parent=True)])
+                    case_whens = [*whens, *self._whens(case, on_parent=True)]
+                    case_augment = getattr(case, "i_augment", None)
+                    if case_augment is not None and case_augment is not augment:
+                        case_whens.extend(self._whens(case_augment, on_parent=True))
+                    self._children(case, parent, (*cases, (choice, case.arg)), case_whens)
             elif keyword in DATA_KEYWORDS:
                 node = self._node(child, parent, cases, list(inherited))
                 parent.children[(node.ns, node.name)] = node
@@ -236,6 +248,11 @@ class _Compiler:
                     and getattr(type_stmt.i_typedef, "i_default", None) is not None else [])
             if node.default:
                 node.default_nsmap = self._prefix_map(stmt)
+                if _has_identityref(node.type):
+                    # an unprefixed identity in a default is the defining module's
+                    own = next(p for p, ns in node.default_nsmap.items()
+                               if p is not None and ns == node.default_nsmap[None])
+                    node.default = [d if ":" in d else f"{own}:{d}" for d in node.default]
         return node
 
     def _relative_path(self, list_stmt: Any, leaf: Any) -> tuple[tuple[str, str], ...]:
@@ -258,15 +275,16 @@ class _Compiler:
 
     def _prefix_map(self, stmt: Any) -> dict[str | None, str]:
         """The prefixes in scope where ``stmt`` is written (its own module's)."""
+        # (a submodule's own imports and belongs-to prefix, not its module's)
         module = getattr(stmt, "i_orig_module", None) or stmt.i_module
-        if module.keyword == "submodule":
-            module = self.ctx.get_module(module.i_modulename) or module
         nsmap: dict[str | None, str] = {}
         for prefix, (module_name, _rev) in module.i_prefixes.items():
             target = self.ctx.get_module(module_name)
             if target is not None and target.keyword == "module":
                 nsmap[prefix] = target.search_one("namespace").arg
         own = module.i_prefix
+        if own not in nsmap:  # a submodule's belongs-to prefix names its module
+            nsmap[own] = self._ns(module.i_modulename)
         nsmap[None] = nsmap[own]
         return nsmap
 
@@ -344,9 +362,11 @@ class _Compiler:
         if isinstance(spec, ptypes.EmptyTypeSpec):
             return yt.EmptyType()
         if isinstance(spec, ptypes.EnumTypeSpec):
-            return yt.EnumerationType({name: value for name, value in spec.enums})
+            off = self._disabled(type_stmt, "enum")
+            return yt.EnumerationType({name: value for name, value in spec.enums if name not in off})
         if isinstance(spec, ptypes.BitTypeSpec):
-            return yt.BitsType({name: position for name, position in spec.bits})
+            off = self._disabled(type_stmt, "bit")
+            return yt.BitsType({name: position for name, position in spec.bits if name not in off})
         if isinstance(spec, ptypes.IdentityrefTypeSpec):
             bases = [(self._ns(b.i_identity.i_module.i_modulename), b.i_identity.arg)
                      for b in spec.idbases if getattr(b, "i_identity", None) is not None]
@@ -361,6 +381,17 @@ class _Compiler:
         if isinstance(spec, ptypes.UnionTypeSpec):
             return yt.UnionType([self._type(member) for member in spec.types])
         raise SchemaError(f"{type_stmt.pos}: type {type_stmt.arg!r} is not supported")
+
+    def _disabled(self, type_stmt: Any, keyword: str) -> set[str]:
+        """enum or bit names whose if-feature is false, along the typedef chain."""
+        off = set()
+        current = type_stmt
+        while current is not None:
+            off.update(s.arg for s in current.search(keyword)
+                       if getattr(s, "i_not_implemented", False))
+            typedef = getattr(current, "i_typedef", None)
+            current = typedef.search_one("type") if typedef is not None else None
+        return off
 
     def _restriction(self, ranges: list, base: Any, stmt: Any) -> yt.Restriction:
         def bound(value: Any, default: Any) -> Any:
@@ -378,6 +409,38 @@ class _Compiler:
         target = getattr(spec, "i_target_node", None)
         if target is not None:
             leafref.target = self._type(target.search_one("type"))
+
+
+def _resolve_targets(node: SchemaNode, yang_type: Any) -> None:
+    """Leafrefs pyang leaves unresolved (union members): find the target by
+    walking the path's steps over the schema, predicates aside."""
+    if isinstance(yang_type, yt.UnionType):
+        for member in yang_type.members:
+            _resolve_targets(node, member)
+        return
+    if not isinstance(yang_type, yt.LeafrefType) or yang_type.target is not None:
+        return
+    path = re.sub(r"\[[^\]]*\]", "", yang_type.path).strip()
+    current: SchemaNode | None = node
+    if path.startswith("/"):
+        while current is not None and current.parent is not None:
+            current = current.parent
+    for step in (s for s in path.split("/") if s):
+        if current is None:
+            return
+        if step == "..":
+            current = current.parent
+        else:
+            name = step.rpartition(":")[2]
+            current = next((c for c in current.children.values() if c.name == name), None)
+    if current is not None and current.type is not None:
+        yang_type.target = current.type
+
+
+def _has_identityref(yang_type: Any) -> bool:
+    if isinstance(yang_type, yt.UnionType):
+        return any(_has_identityref(m) for m in yang_type.members)
+    return isinstance(yang_type, yt.IdentityrefType)
 
 
 def _require_instance(type_stmt: Any) -> bool:

@@ -71,6 +71,7 @@ class SchemaNode:
     constrained: bool = False                      # has when, must, or a reference type
     tag: str = ""
     key_nodes: tuple[tuple[str, "SchemaNode"], ...] = ()   # (tag, node) of each key
+    identity_tags: frozenset[str] = frozenset()   # tags of keys and unique leaves (and their way)
 
     def finish(self) -> None:
         self.tag = f"{{{self.ns}}}{self.name}" if self.ns else ""
@@ -78,12 +79,15 @@ class SchemaNode:
             child.finish()
         self.by_tag = {child.tag: child for child in self.children.values()}
         self.key_nodes = tuple((self.children[key].tag, self.children[key]) for key in self.keys)
+        self.identity_tags = frozenset(
+            [tag for tag, _ in self.key_nodes]
+            + [f"{{{ns}}}{name}" for unique in self.uniques for steps in unique for ns, name in steps])
         self.absent_checks = tuple(
             child for child in self.children.values()
             if child.mandatory or child.min_elements
-            or (child.keyword == "container" and not child.presence and child.absent_checks))
-        self.constrained = bool(self.whens or self.musts) or getattr(
-            self.type, "name", None) in ("leafref", "instance-identifier")
+            or (child.keyword == "container" and not child.presence
+                and (child.absent_checks or any(c.mandatory for c in child.choices))))
+        self.constrained = bool(self.whens or self.musts) or _references(self.type)
 
     @property
     def is_leafy(self) -> bool:
@@ -96,6 +100,14 @@ class SchemaNode:
 
     def __repr__(self) -> str:
         return f"<{self.keyword} {self.path}>"
+
+
+def _references(yang_type: Any) -> bool:
+    """Does a value of this type point at other data (so needs checking later)?"""
+    name = getattr(yang_type, "name", None)
+    if name == "union":
+        return any(_references(member) for member in yang_type.members)
+    return name in ("leafref", "instance-identifier")
 
 
 @dataclass(eq=False)

@@ -19,7 +19,7 @@ from lxml import etree
 
 from emulator.netconf.errors import RpcError
 from emulator.schema.model import Choice, Schema, SchemaNode
-from emulator.schema.types import BadValue, InstanceIdentifierType, LeafrefType
+from emulator.schema.types import BadValue, InstanceIdentifierType, LeafrefType, UnionType
 from emulator.schema.xpath import instance
 
 YANG_NS = "urn:ietf:params:xml:ns:yang:1"
@@ -46,6 +46,7 @@ class Validation:
         self.errors: list[RpcError] = []
         self.constrained: list[tuple[etree._Element, SchemaNode]] = []
         self.defaults: list[etree._Element] = []
+        self._targets: dict[tuple[int, int], set] = {}
 
     # -- reporting ----------------------------------------------------------
 
@@ -157,13 +158,20 @@ class Validation:
                     self.fail(self.error("missing-element", "application",
                                          f"mandatory {node.keyword} {node.name} is missing", parent,
                                          info=[("bad-element", node.name)]))
-            elif not node.whens and node.config:
+            elif node.config and self.when_holds_absent(parent, node):
                 # (state containers a server does not fill, such as the
                 # deprecated *-state trees, are not held to their mandates)
                 self.check_absent_container(parent, node)
 
     def check_absent_container(self, parent: etree._Element, node: SchemaNode) -> None:
         """A non-presence container exists implicitly: its mandatory nodes must be there."""
+        for choice in node.choices:
+            if choice.mandatory and choice.parent_case is None and not choice.whens:
+                missing = etree.Element(f"{{{YANG_NS}}}missing-choice", nsmap={"yang": YANG_NS})
+                missing.text = choice.name
+                self.fail(self.error("data-missing", "application",
+                                     f"{node.name} needs one case of choice {choice.name}",
+                                     parent, app_tag="missing-choice", info=[missing]))
         for child in node.absent_checks:
             if (self.config and not child.config) or child.cases or child.whens:
                 continue
@@ -174,6 +182,10 @@ class Validation:
                                      info=[("bad-element", child.name)]))
             else:
                 self.check_absent_container(parent, child)
+
+    def when_holds_absent(self, parent: etree._Element, node: SchemaNode) -> bool:
+        """For an absent node: do its whens (those the parent can answer) hold?"""
+        return all(when.on_parent and when.xpath.true(parent) for when in node.whens)
 
     def excluded_by_when(self, parent: etree._Element, node: SchemaNode) -> bool:
         """Is a missing node excused by its 'when'? (One on the node itself cannot be
@@ -209,6 +221,8 @@ class Validation:
                 outer, case = choice.parent_case
                 if self.chosen_case(outer, seen) != case:
                     return
+            if any(not when.true(parent) for when in choice.whens):
+                return
             missing = etree.Element(f"{{{YANG_NS}}}missing-choice", nsmap={"yang": YANG_NS})
             missing.text = choice.name
             self.fail(self.error("data-missing", "application",
@@ -234,7 +248,7 @@ class Validation:
             self.check_unique(node, unique, elements)
 
     def key_of(self, element: etree._Element, node: SchemaNode) -> tuple | None:
-        """The entry's key values (reporting missing keys), compared as text."""
+        """The entry's key values (reporting missing keys), compared as values."""
         values = []
         for key_tag, key_node in node.key_nodes:
             key = element.find(key_tag)
@@ -243,8 +257,7 @@ class Validation:
                                      f"an entry of list {node.name} has no key {key_node.name}",
                                      element, info=[("bad-element", key_node.name)]))
                 return None
-            text = key.text or ""
-            values.append(text.strip() if key_node.type.trims else text)
+            values.append(value_of(key, key_node))
         return tuple(values)
 
     def check_unique(self, node: SchemaNode, unique: list[tuple], elements: list) -> None:
@@ -254,12 +267,17 @@ class Validation:
             leaves = []
             for steps in unique:
                 target = element
+                leaf_node = node
                 for ns, name in steps:
                     target = target.find(f"{{{ns}}}{name}") if target is not None else None
-                if target is None:
+                    leaf_node = leaf_node.children[(ns, name)]
+                if target is not None:
+                    values.append(value_of(target, leaf_node))
+                    leaves.append(target)
+                elif leaf_node.default:   # a default takes part (RFC 7950 7.8.3)
+                    values.append(leaf_node.default[0])
+                else:
                     break   # entries missing a leaf of the unique set are not compared
-                values.append((target.text or "").strip())
-                leaves.append(target)
             else:
                 key = tuple(values)
                 if key in seen:
@@ -325,11 +343,18 @@ class Validation:
         for node in schema_node.children.values():
             if node in seen or (self.config and not node.config):
                 continue
-            if node.whens or (node.cases and not self.default_case_applies(node, seen)):
-                continue  # (a default under a 'when' is left out rather than guessed)
+            if node.cases and not self.default_case_applies(node, seen):
+                continue
+            if any(when.on_parent and not when.xpath.true(parent) for when in node.whens):
+                continue
             if node.default and node.keyword in ("leaf", "leaf-list"):
                 for value in node.default:
-                    self.defaults.append(make_default(parent, node, value))
+                    element = make_default(parent, node, value)
+                    if any(not when.on_parent and not when.xpath.true(element)
+                           for when in node.whens):
+                        parent.remove(element)   # its own 'when' is false
+                    else:
+                        self.defaults.append(element)
             elif node.keyword == "container" and not node.presence and has_defaults(node):
                 container = etree.SubElement(parent, node.tag)
                 container.set(_DEFAULT_MARK, "1")
@@ -373,6 +398,11 @@ class Validation:
                         must.message or f"{node.name} breaks the condition {must.xpath.source!r}",
                         element, app_tag=must.app_tag or "must-violation"))
             yang_type = node.type
+            if isinstance(yang_type, UnionType):
+                try:
+                    yang_type = yang_type.member_for(element.text or "", element.nsmap)
+                except BadValue:
+                    continue
             if isinstance(yang_type, LeafrefType) and yang_type.require_instance:
                 self.check_leafref(element, node, yang_type)
             elif isinstance(yang_type, InstanceIdentifierType) and yang_type.require_instance:
@@ -394,17 +424,41 @@ class Validation:
             wanted = leafref.parse(value, element.nsmap)
         except BadValue:
             return  # already reported as invalid-value
-        for target in leafref.xpath.nodes(element):
-            if not isinstance(target, etree._Element):
-                continue
-            try:
-                if leafref.parse(target.text or "", target.nsmap) == wanted:
-                    return
-            except BadValue:
-                continue
+        if wanted in self.leafref_targets(element, leafref):
+            return
         self.fail(self.error("data-missing", "application",
                              f"{node.name} refers to {value.strip()!r}, which does not exist at "
                              f"{leafref.path}", element, app_tag="instance-required"))
+
+
+    def leafref_targets(self, element: etree._Element, leafref: LeafrefType) -> set:
+        """The values a leafref may take from ``element``; a path without
+        predicates gives the same set to every leaf that reaches the same
+        anchor, so it is computed once per run (else N references cost N^2)."""
+        anchor = None
+        path = leafref.path.strip()
+        if "[" not in path:
+            if path.startswith("/"):
+                anchor = self.root
+            else:
+                anchor = element
+                while path.startswith("../") and anchor is not None:
+                    anchor = anchor.getparent()
+                    path = path[3:]
+        key = (id(leafref), id(anchor)) if anchor is not None else None
+        cached = self._targets.get(key) if key else None
+        if cached is not None:
+            return cached
+        values = set()
+        for target in leafref.xpath.nodes(element):
+            if isinstance(target, etree._Element):
+                try:
+                    values.add(leafref.parse(target.text or "", target.nsmap))
+                except (BadValue, TypeError):
+                    continue
+        if key:
+            self._targets[key] = values
+        return values
 
 
 def instance_path(schema: Schema, element: etree._Element,
@@ -447,9 +501,20 @@ def _quote(value: str) -> str:
     return f"'{value}'" if "'" not in value else f'"{value}"'
 
 
+def value_of(element: etree._Element, node: SchemaNode):
+    """A leaf's value as its type compares it ('01' equals '1' as an integer)."""
+    text = element.text or ""
+    if node.type is None or node.type.name == "string":
+        return text
+    try:
+        return node.type.parse(text, element.nsmap)
+    except BadValue:
+        return text
+
+
 def has_defaults(node: SchemaNode) -> bool:
     for child in node.children.values():
-        if child.cases:
+        if any(choice.default_case != case for choice, case in child.cases):
             continue
         if child.default and child.keyword in ("leaf", "leaf-list"):
             return True
@@ -532,6 +597,13 @@ def validate_change(schema: Schema, root: etree._Element, touched: Iterable[etre
                 continue
             run.check_node(element, node)
             parents[id(element.getparent())] = element.getparent()
+            # keys and unique of every list the change sits in, if it touched them
+            subtree = {item.tag for item in element.iter() if type(item.tag) is str}
+            ancestor, ancestor_node = element.getparent(), node.parent
+            while ancestor is not None and ancestor is not root and ancestor_node is not None:
+                if ancestor_node.keyword == "list" and subtree & ancestor_node.identity_tags:
+                    parents[id(ancestor.getparent())] = ancestor.getparent()
+                ancestor, ancestor_node = ancestor.getparent(), ancestor_node.parent
             for item in element.iter():
                 if type(item.tag) is str:
                     names.add(item.tag.rpartition("}")[2])
@@ -546,9 +618,18 @@ def validate_change(schema: Schema, root: etree._Element, touched: Iterable[etre
         if structural:
             return run.errors
         items = list(run.constrained)
+        absent_parents: dict[int, tuple[etree._Element, SchemaNode]] = {}
         for dependent in schema.dependents(names):
             for instance_element in _instances(root, dependent):
                 items.append((instance_element, dependent))
+            if dependent.whens and dependent.parent is not None:
+                # a 'when' that turned true can make a missing node mandatory
+                for parent in _instances(root, dependent.parent) if dependent.parent.tag \
+                        else [root]:
+                    absent_parents[id(parent)] = (parent, dependent.parent)
+        for parent, parent_node in absent_parents.values():
+            if id(parent) not in parents:
+                run.check_siblings(parent, parent_node, _seen(parent, parent_node))
         if items:
             run.add_defaults(root, schema.root)
             run.check_constraints(_unique_items(items))
