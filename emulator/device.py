@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from copy import deepcopy
 from typing import Any, Iterator
 
@@ -38,6 +38,7 @@ _session_ids = itertools.count(1)
 # A journal keeps this much of each message; the rest is cut and marked.
 JOURNAL_TEXT_LIMIT = 256 * 1024
 DEFAULT_JOURNAL_SIZE = 500
+MEMO_SIZE = 16
 
 # Templates are written for people; the data keeps no indentation.
 _COMPACT = etree.XMLParser(remove_blank_text=True)
@@ -59,6 +60,7 @@ class JournalEntry(tuple):
 class Device:
     __slots__ = ("name", "profile", "values", "index", "operations", "sessions", "status",
                  "started", "storage", "scheduler", "_stats", "_datastores", "_operational",
+                 "_memo",
                  "_journal", "_journal_size", "_journal_seq")
 
     def __init__(self, name: str, profile: Profile, values: dict[str, str], *,
@@ -77,6 +79,7 @@ class Device:
         # Made on first use, so that a device nobody talks to costs little.
         self._stats: Counter | None = None
         self._datastores: Datastores | None = None
+        self._memo: OrderedDict | None = None
         self._operational: OperationalState | None = None
         self._journal: deque[JournalEntry] | None = None
         self._journal_size = journal_size
@@ -95,6 +98,18 @@ class Device:
         return self.profile.render(which, self.values)
 
     @property
+    def memo(self) -> OrderedDict | None:
+        """Replies that may be given again to the same request (see Session)."""
+        return self._memo
+
+    def remember(self, key: str, entry: tuple) -> None:
+        if self._memo is None:
+            self._memo = OrderedDict()
+        self._memo[key] = entry
+        while len(self._memo) > MEMO_SIZE:
+            self._memo.popitem(last=False)
+
+    @property
     def stats(self) -> Counter:
         """Device-wide counters of ietf-netconf-monitoring's statistics."""
         if self._stats is None:
@@ -103,8 +118,8 @@ class Device:
 
     # -- data --------------------------------------------------------------
 
-    def datastore_names(self) -> list[str]:
-        return list(DATASTORE_NAMES)
+    def datastore_names(self) -> tuple[str, ...]:
+        return DATASTORE_NAMES
 
     @property
     def datastores(self) -> Datastores:

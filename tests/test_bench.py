@@ -24,3 +24,11 @@ def test_validation_benchmark_runs():
                              "--runs", "2"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "full validation" in result.stdout and "validate_change" in result.stdout
+
+
+def test_netconf_benchmark_runs():
+    result = subprocess.run([sys.executable, "-m", "bench", "netconf", "--seconds", "0.3",
+                             "--interfaces", "20", "--commits", "3"],
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "<get-config>" in result.stdout and "<commit>" in result.stdout

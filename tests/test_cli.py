@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import re
-import queue
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import urllib.request
 from pathlib import Path
 
@@ -17,32 +14,7 @@ import pytest
 
 from tests.client import NS, NetconfClient
 
-COMMAND = [sys.executable, "-m", "emulator"]
-
-
-class Served:
-    def __init__(self, *args: str, data_dir: Path):
-        self.process = subprocess.Popen(
-            [*COMMAND, "serve", "--port", "0", "--data-dir", str(data_dir), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(l) for l in self.process.stdout],
-                         daemon=True).start()
-        while not self.lines or "ready" not in self.lines[-1]:
-            try:
-                self.lines.append(lines.get(timeout=30).rstrip("\n"))
-            except queue.Empty:
-                self.process.kill()
-                raise AssertionError(f"no 'ready': {self.lines} {self.process.stderr.read()}")
-        self.port = int(re.search(r"port (\d+)", self.lines[-1]).group(1))
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        self.process.send_signal(sig)
-        try:
-            return self.process.wait(15)
-        finally:
-            self.process.kill()
+from tests.process import COMMAND, Served
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

@@ -370,3 +370,52 @@ def test_rpc_error_carries_every_appendix_a_field():
         "error-message", "error-info"]
     assert err.find("nc:error-path", NS).nsmap["t"] == "urn:t"
     assert err.find("nc:error-message", NS).get("{http://www.w3.org/XML/1998/namespace}lang") == "en"
+
+
+# -- the same request again -------------------------------------------------------------------
+
+GET_HOSTNAME = ('<get-config><source><running/></source><filter type="subtree">'
+                '<system xmlns="urn:ietf:params:xml:ns:yang:ietf-system"><hostname/></system>'
+                "</filter></get-config>")
+SYS = "urn:ietf:params:xml:ns:yang:ietf-system"
+
+
+def hostname_of(reply) -> str:
+    return reply.findtext(f"nc:data/{{{SYS}}}system/{{{SYS}}}hostname", namespaces=NS)
+
+
+def test_a_repeated_get_config_gets_its_own_message_id_and_current_data(device):
+    session, transport = open_session(device)
+    first = rpc(session, transport, GET_HOSTNAME, attrs='message-id="a-1"')
+    again = rpc(session, transport, GET_HOSTNAME, attrs='message-id="a-2"')
+    assert again.get("message-id") == "a-2" and hostname_of(again) == hostname_of(first) == "core-1"
+    assert device.memo, "the second request was answered from the memo"
+    # an edit changes the answer at once
+    edit = (f'<edit-config><target><running/></target><config><system xmlns="{SYS}">'
+            "<hostname>renamed</hostname></system></config></edit-config>")
+    assert rpc(session, transport, edit).find("nc:ok", NS) is not None
+    after = rpc(session, transport, GET_HOSTNAME, attrs='message-id="a-3"')
+    assert after.get("message-id") == "a-3" and hostname_of(after) == "renamed"
+    assert session.in_rpcs == 4
+
+
+@pytest.mark.parametrize("message_id", ['x&amp;y', "x&lt;y", "it's", 'say "hi"'])
+def test_unusual_message_ids_are_echoed_exactly(device, message_id):
+    session, transport = open_session(device)
+    quote = "'" if '"' in message_id else '"'
+    for _ in range(2):
+        session.receive(f"<rpc message-id={quote}{message_id}{quote} xmlns=\"{NC}\">{GET_HOSTNAME}</rpc>")
+        reply = transport.last()
+        expected = etree.fromstring(f"<x a={quote}{message_id}{quote}/>").get("a")
+        assert reply.get("message-id") == expected and hostname_of(reply) == "core-1"
+
+
+def test_a_declaration_first_and_other_requests_are_not_confused(device):
+    session, transport = open_session(device)
+    text = f'<?xml version="1.0" encoding="UTF-8"?><rpc message-id="d1" xmlns="{NC}">{GET_HOSTNAME}</rpc>'
+    session.receive(text)
+    session.receive(text.replace('"d1"', '"d2"'))
+    assert transport.last().get("message-id") == "d2" and hostname_of(transport.last()) == "core-1"
+    other = GET_HOSTNAME.replace("<hostname/>", "<contact/>")
+    reply = rpc(session, transport, other, attrs='message-id="d3"')
+    assert reply.get("message-id") == "d3" and hostname_of(reply) is None

@@ -11,6 +11,7 @@ the reply goes out.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 NAMES = ("running", "candidate", "startup")
 DEFAULT_CONFIRM_TIMEOUT = 600
+REPLY_CACHE_SIZE = 8
 _COMPACT = etree.XMLParser(remove_blank_text=True)
 
 
@@ -60,6 +62,8 @@ class Datastores:
         self.pending: PendingCommit | None = None
         # called with (datastore, [(operation, element)...], session id) after a change
         self.listeners: list[Callable[[str, list, int | None], None]] = []
+        # serialised <get-config> answers, by the tree they came from (see cached_reply)
+        self._replies: OrderedDict[tuple, tuple[etree._Element, str]] = OrderedDict()
 
     # -- the trees ----------------------------------------------------------------
 
@@ -85,6 +89,19 @@ class Datastores:
         if self.storage is not None:
             self.storage.save(self.device.name, {
                 name: etree.tostring(tree, encoding="unicode") for name, tree in trees.items()})
+
+    def cached_reply(self, tree: etree._Element, key: tuple) -> str | None:
+        entry = self._replies.get((id(tree), *key))
+        if entry is not None and entry[0] is tree:   # (the id of a live tree is its own)
+            self._replies.move_to_end((id(tree), *key))
+            return entry[1]
+        return None
+
+    def cache_reply(self, tree: etree._Element, key: tuple, text: str) -> str:
+        self._replies[(id(tree), *key)] = (tree, text)
+        while len(self._replies) > REPLY_CACHE_SIZE:
+            self._replies.popitem(last=False)
+        return text
 
     # -- writing ------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from emulator.datastore.datastores import DEFAULT_CONFIRM_TIMEOUT, Datastores, r
 from emulator.datastore.edit import apply_edit
 from emulator.netconf import filters
 from emulator.netconf.errors import RpcError
-from emulator.netconf.operations import BASE_OPERATIONS, Rpc
+from emulator.netconf.operations import BASE_OPERATIONS, Rpc, Serialized
 from emulator.netconf.xml import NC_NS, localname, qn
 from emulator.schema.validate import Validation, validate, validate_change
 
@@ -34,10 +34,19 @@ PROTOCOL_CAPABILITIES = [
 
 # -- parameters -------------------------------------------------------------------------
 
+_BASE_PREFIX = f"{{{NC_NS}}}"
+
+
 def _datastore_name(rpc: Rpc, param: str, allowed: tuple[str, ...] | None = None,
                     inline: bool = False) -> str | etree._Element:
     """The datastore a <source>/<target> names (or, with ``inline``, a <config>)."""
     element = rpc.param(param)
+    if element is not None and len(element) == 1 and allowed is None:
+        # the usual case, quickly: one datastore element in the base namespace
+        tag = element[0].tag
+        if type(tag) is str and tag.startswith(_BASE_PREFIX) and \
+                tag[len(_BASE_PREFIX):] in rpc.device.datastore_names():
+            return tag[len(_BASE_PREFIX):]
     if element is None:
         raise RpcError.missing_element(param, rpc.path(),
                                        f"<{rpc.operation_name}> needs a <{param}>", rpc.path_ns)
@@ -124,30 +133,46 @@ def apply_with_defaults(rpc: Rpc, data: etree._Element, mode: str | None,
         etree.cleanup_namespaces(data, top_nsmap={"wd": WD_ATTR_NS})
 
 
-def _data_reply(rpc: Rpc, data: etree._Element, config_only: bool) -> etree._Element:
+def _data_reply(rpc: Rpc, tree: etree._Element, config_only: bool,
+                owned: bool = False) -> etree._Element:
+    """The ``<data>`` of a reply: what the filter selects of ``tree`` (which is
+    only read, unless ``owned``), with the defaults the client asked for."""
     mode = _with_defaults(rpc)
-    filtered = filters.apply(data, filters.find_filter(rpc.operation), rpc.path("filter"))
-    filtered.tag = qn("data")
-    apply_with_defaults(rpc, filtered, mode, config_only)
-    return filtered
-
-
-def _as_data(tree: etree._Element) -> etree._Element:
-    data = etree.Element(qn("data"), nsmap={None: NC_NS})
-    for child in tree:
-        data.append(deepcopy(child))
+    filter_element = rpc.param("filter")
+    if filter_element is not None:
+        data = filters.apply(tree, filter_element, rpc.path("filter"))
+    elif owned:
+        data = tree
+    else:
+        data = etree.Element(qn("data"), nsmap={None: NC_NS})
+        for child in tree:
+            data.append(deepcopy(child))
+    data.tag = qn("data")
+    apply_with_defaults(rpc, data, mode, config_only)
     return data
 
 
 @BASE_OPERATIONS.operation("get-config")
-def get_config(rpc: Rpc) -> etree._Element:
+def get_config(rpc: Rpc) -> Serialized:
     name = _datastore_name(rpc, "source")
-    return _data_reply(rpc, _as_data(_datastores(rpc).tree(name)), config_only=True)
+    stores = _datastores(rpc)
+    tree = stores.tree(name)
+    # A datastore tree is replaced, never changed, so the same question about
+    # the same tree has the same answer: serialised once, then reused.
+    filter_element = rpc.param("filter")
+    wd = rpc.param("with-defaults", WD_NS)
+    key = (etree.tostring(filter_element) if filter_element is not None else b"",
+           (wd.text or "").strip() if wd is not None else "")
+    cached = stores.cached_reply(tree, key)
+    if cached is None:
+        data = _data_reply(rpc, tree, config_only=True)
+        cached = stores.cache_reply(tree, key, etree.tostring(data, encoding="unicode"))
+    return Serialized(cached, still_valid=lambda: stores.tree(name) is tree)
 
 
 @BASE_OPERATIONS.operation("get")
 def get(rpc: Rpc) -> etree._Element:
-    return _data_reply(rpc, rpc.device.state(), config_only=False)
+    return _data_reply(rpc, rpc.device.state(), config_only=False, owned=True)
 
 
 # -- editing ------------------------------------------------------------------------------

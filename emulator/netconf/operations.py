@@ -25,7 +25,19 @@ if TYPE_CHECKING:
     from emulator.device import Device
     from emulator.netconf.session import Session
 
-Reply = Union[None, etree._Element, list]
+@dataclass(frozen=True)
+class Serialized:
+    """Reply content that is already XML text (e.g. from a cache).
+
+    With ``still_valid``, the whole reply may be given again to the same
+    request (message-id aside) for as long as ``still_valid()`` holds.
+    """
+
+    text: str
+    still_valid: Callable[[], bool] | None = None
+
+
+Reply = Union[None, etree._Element, list, Serialized]
 Handler = Callable[["Rpc"], Reply]
 
 
@@ -44,7 +56,11 @@ class Rpc:
         return etree.QName(self.operation).localname
 
     def param(self, name: str, ns: str = NC_NS) -> etree._Element | None:
-        return self.operation.find(qn(name, ns))
+        tag = f"{{{ns}}}{name}"
+        for child in self.operation:   # (quicker than find() for a few children)
+            if child.tag == tag:
+                return child
+        return None
 
     @property
     def _op_prefix(self) -> tuple[str, str | None]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from lxml import etree
 
 from emulator.netconf.errors import RpcError, RpcErrors
-from emulator.netconf.operations import Rpc
+from emulator.netconf.operations import Rpc, Serialized
 from emulator.netconf.termination import Reason, Termination
 from emulator.netconf.xml import (BASE_1_0, BASE_1_1, NC_NS, XMLRejected, describe,
                                   localname, parse_message, qn, to_text)
@@ -28,6 +29,33 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_RPC_ATTRIBUTES = 64
+_REPLY_NSMAP = {None: NC_NS}
+
+_SPLICE_NS = "urn:netconf-emulator:internal"
+_SPLICE_PREFIX = "emulator-splice"
+_SPLICE = f"{{{_SPLICE_NS}}}splice"
+_SPLICE_TEXT = f'<{_SPLICE_PREFIX}:splice xmlns:{_SPLICE_PREFIX}="{_SPLICE_NS}"/>'
+
+_MEMO_SLOT = "\x00"   # never in XML text, so never in a real reply
+_MESSAGE_ID = re.compile(r"""message-id=(?:"([^"'<&\x00-\x1f]*)"|'([^"'<&\x00-\x1f]*)')""")
+
+
+def _memo_key(data: str) -> tuple[str | None, str]:
+    """The request without its message-id, and the message-id; (None, "") unless
+    the message-id is a plain attribute of the first element's start tag."""
+    match = _MESSAGE_ID.search(data, 0, 4096)
+    if match is None:
+        return None, ""
+    start = len(data) - len(data.lstrip())
+    if data.startswith("<?", start):             # an XML declaration first
+        start = data.find("?>", start)
+        if start < 0:
+            return None, ""
+        start += 2
+    if ">" in data[start:match.start()]:
+        return None, ""
+    value = match.group(1) if match.group(1) is not None else match.group(2)
+    return data[:match.start()] + data[match.end():], value
 
 
 class Transport(Protocol):
@@ -132,6 +160,8 @@ class Session:
     def _receive_rpc(self, data: str | bytes) -> None:
         self.in_rpcs += 1
         self.device.stats["in-rpcs"] += 1
+        if self._answer_again(data):
+            return
         try:
             root = parse_message(data)
         except XMLRejected as exc:
@@ -152,7 +182,7 @@ class Session:
                 "resource-denied", "rpc",
                 f"the <rpc> carries {len(root.attrib)} attributes; at most "
                 f"{MAX_RPC_ATTRIBUTES} are accepted")], echo=False, message_id=root.get("message-id"))
-        ops = [child for child in root if isinstance(child.tag, str)]
+        ops = [child for child in root if type(child.tag) is str]
         if not ops:
             return self._reply_errors(root, [RpcError.missing_element(
                 "operation", "/nc:rpc", "the <rpc> carries no operation")])
@@ -163,9 +193,45 @@ class Session:
                 f"an <rpc> carries exactly one operation; <{localname(extra)}> is one too many",
                 path="/nc:rpc", path_ns={"nc": NC_NS},
                 info=[("bad-element", localname(extra))])])
-        self._dispatch(root, ops[0])
+        self._dispatch(root, ops[0], data)
 
-    def _dispatch(self, root: etree._Element, op: etree._Element) -> None:
+    # -- answering the same question again ------------------------------------------------
+    #
+    # An NMS polls: it sends the same <get-config> again and again, the
+    # message-id aside. A reply that says it may be reused (Serialized with
+    # still_valid) is kept, by the request's text without its message-id;
+    # the same text gets the same reply, with its own message-id, without
+    # being parsed, for as long as the answer holds (the datastore is the
+    # same tree). Only a message-id of plain characters qualifies.
+
+    def _answer_again(self, data: str | bytes) -> bool:
+        memo = self.device.memo
+        if not memo or not isinstance(data, str):
+            return False
+        key, message_id = _memo_key(data)
+        entry = memo.get(key) if key is not None else None
+        if entry is None:
+            return False
+        template, still_valid = entry
+        if not still_valid():
+            del memo[key]
+            return False
+        self._send_text(template.replace(_MEMO_SLOT, message_id, 1))
+        return True
+
+    def _remember(self, data: str | bytes, root: etree._Element, reply_text: str,
+                  still_valid: Callable[[], bool]) -> None:
+        if not isinstance(data, str) or len(root.attrib) != 1:
+            return
+        key, message_id = _memo_key(data)
+        slot = f'message-id="{message_id}"'
+        if key is None or reply_text.count(slot) != 1:
+            return
+        self.device.remember(key, (reply_text.replace(slot, f'message-id="{_MEMO_SLOT}"'),
+                                   still_valid))
+
+    def _dispatch(self, root: etree._Element, op: etree._Element,
+                  data: str | bytes = "") -> None:
         handler = self.device.operations.get(op.tag)
         if handler is None:
             return self._reply_errors(root, [RpcError(
@@ -186,13 +252,21 @@ class Session:
                 f"internal error while running <{localname(op)}>; see the server log")],
                 bad_rpc=False)
         reply = self._reply_element(root)
-        if result is None:
-            etree.SubElement(reply, qn("ok"))
-        elif isinstance(result, list):
-            reply.extend(result)
+        if isinstance(result, Serialized):
+            # Content already serialised (a cached <data>): spliced in as text.
+            etree.SubElement(reply, _SPLICE, nsmap={_SPLICE_PREFIX: _SPLICE_NS})
+            text = to_text(reply).replace(_SPLICE_TEXT, result.text, 1)
+            self._send_text(text)
+            if result.still_valid is not None:
+                self._remember(data, root, text, result.still_valid)
         else:
-            reply.append(result)
-        self._send(reply)
+            if result is None:
+                etree.SubElement(reply, qn("ok"))
+            elif isinstance(result, list):
+                reply.extend(result)
+            else:
+                reply.append(result)
+            self._send(reply)
         for action in rpc.after_reply:
             action()
 
@@ -201,10 +275,14 @@ class Session:
         # RFC 6241 section 4.2: the reply carries every attribute of the rpc,
         # message-id included, unmodified (with the namespaces they need).
         if rpc is None or not echo:
-            reply = etree.Element(qn("rpc-reply"), nsmap={None: NC_NS})
+            reply = etree.Element(qn("rpc-reply"), nsmap=_REPLY_NSMAP)
             if message_id is not None:
                 reply.set("message-id", message_id)
             return reply
+        attributes = rpc.attrib
+        if len(attributes) == 1 and rpc.prefix is None:
+            # the usual <rpc message-id=".." xmlns=base>: nothing else to carry over
+            return etree.Element(qn("rpc-reply"), attrib=dict(attributes), nsmap=_REPLY_NSMAP)
         nsmap = dict(rpc.nsmap)
         if nsmap.get(None) not in (None, NC_NS):
             nsmap.pop(None)
@@ -235,6 +313,8 @@ class Session:
         self._reply_errors(None, [error])
 
     def _send(self, element: etree._Element) -> None:
-        text = to_text(element)
+        self._send_text(to_text(element))
+
+    def _send_text(self, text: str) -> None:
         self.device.record("out", self.id, text)
         self.transport.send(text)

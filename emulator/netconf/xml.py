@@ -56,8 +56,9 @@ def parse_message(data: str | bytes) -> etree._Element:
         root = etree.fromstring(raw, _PARSER)
     except etree.XMLSyntaxError as exc:
         raise XMLRejected(f"not well-formed XML: {exc.msg}") from None
-    tree = root.getroottree()
-    docinfo = tree.docinfo
+    if b"<!" not in raw and not raw.startswith(b"<?"):
+        return root   # no declaration and no DTD: nothing more to check
+    docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise XMLRejected("document type declarations are not allowed in NETCONF messages")
     encoding = (docinfo.encoding or "UTF-8").upper().replace("_", "-")

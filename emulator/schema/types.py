@@ -259,7 +259,8 @@ class LeafrefType(YangType):
         return self.target.trims if self.target is not None else False
 
 
-_INSTANCE_ID = re.compile(r"(/[A-Za-z_][\w.-]*:[A-Za-z_][\w.-]*(\[[^\]]*\])*)+\Z")
+_INSTANCE_ID = re.compile(
+    r"""(/[A-Za-z_][\w.-]*:[A-Za-z_][\w.-]*(\[(?:[^\]'"]|'[^']*'|"[^"]*")*\])*)+\Z""")
 
 
 class InstanceIdentifierType(YangType):

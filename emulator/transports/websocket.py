@@ -203,11 +203,12 @@ class NetconfWebSocket(WebSocketHandler):
     # -- the Transport the session talks to ------------------------------
 
     def send(self, text: str) -> None:
-        if self.ws_connection is None or self.ws_connection.is_closing():
+        protocol = self.ws_connection
+        if protocol is None or protocol.is_closing():
             return
         try:
-            self.write_message(text)
-        except WebSocketClosedError:
+            protocol.send_text(text)
+        except (WebSocketClosedError, StreamClosedError):
             pass
 
     def disconnect(self, termination: Termination) -> None:
@@ -227,6 +228,14 @@ class _NetconfProtocol(WebSocketProtocol13):
 
     _oversize = False
     _draining = False
+
+    def send_text(self, text: str) -> None:
+        """One text frame, written now. Tornado's write_message wraps every
+        message in a task; a reply needs no more than the frame."""
+        if self._compressor is not None:
+            self.write_message(text)
+            return
+        self._write_frame(True, 0x1, text.encode("utf-8"))
     _drains: set[asyncio.Task] = set()   # keeps the drain tasks alive until done
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
