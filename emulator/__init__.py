@@ -1,3 +1,3 @@
 """netconf-emulator: fleets of virtual NETCONF devices over WebSocket."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
