@@ -93,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-client-ca", type=existing_file, metavar="PEM",
                        help="require client certificates signed by this CA; the username "
                             "comes from the certificate")
+    serve.add_argument("--notification-queue", type=int, default=1000, metavar="N",
+                       help="unread notifications a session may have before it is closed "
+                            "(default 1000)")
+    serve.add_argument("--replay-size", type=int, default=1000, metavar="N",
+                       help="events kept per device for replay (default 1000)")
+    serve.add_argument("--replay-age", type=seconds, default=24 * 3600.0, metavar="SECONDS",
+                       help="and for at most this long (default a day)")
     serve.add_argument("--journal-size", type=int, default=DEFAULT_JOURNAL_SIZE, metavar="N",
                        help=f"messages kept per device for the journal API (default {DEFAULT_JOURNAL_SIZE})")
     serve.add_argument("--log-level", default="warning",
@@ -132,8 +139,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.journal_size < 1:
-        return _fail("--journal-size must be at least 1")
+    for option in ("journal_size", "notification_queue", "replay_size"):
+        if getattr(args, option) < 1:
+            return _fail(f"--{option.replace('_', '-')} must be at least 1")
     try:
         fleet = load_fleet(args.fleet, journal_size=args.journal_size)
     except FixtureError as exc:
@@ -142,7 +150,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host, port=args.port, data_dir=args.data_dir, fresh=args.fresh,
         max_message_size=args.max_message_size, ping_interval=args.ping_interval,
         hello_timeout=args.hello_timeout, allow_origins=[o.rstrip("/") for o in args.allow_origin],
-        allow_hosts=args.allow_host,
+        allow_hosts=args.allow_host, notification_queue=args.notification_queue,
+        replay_size=args.replay_size, replay_age=args.replay_age,
         username=args.username, tls_cert=args.tls_cert, tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca)
     return asyncio.run(_serve(Emulator(fleet, options)))

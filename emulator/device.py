@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 from lxml import etree
 
-from emulator import monitoring
+from emulator import events, monitoring
 from emulator.datastore import operations as _operations  # noqa: F401  (registers them)
 from emulator.datastore.datastores import NAMES as DATASTORE_NAMES
 from emulator.datastore.datastores import Datastores
@@ -26,8 +26,11 @@ from emulator.datastore.storage import Storage
 from emulator.netconf.operations import BASE_OPERATIONS, OperationRegistry
 from emulator.netconf.session import Session, Transport
 from emulator.netconf.termination import Reason
+from emulator.notifications import (DEFAULT_REPLAY_AGE, DEFAULT_REPLAY_SIZE,
+                                    INTERLEAVE_CAPABILITY, NOTIFICATION_CAPABILITY, EventLog)
 from emulator.netconf.xml import NC_NS, qn
-from emulator.operational import OperationalState
+from emulator.operational import IF_NS, OperationalState
+from emulator.operational import rfc3339 as operational_time
 from emulator.profile import Profile
 from emulator.scheduler import LoopScheduler
 from emulator.schema.tree import merge, prune
@@ -45,6 +48,15 @@ _COMPACT = etree.XMLParser(remove_blank_text=True)
 DEFAULT_SCHEDULER = LoopScheduler()
 
 
+class EventError(Exception):
+    """An event the device cannot raise: an HTTP status and why."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 class JournalEntry(tuple):
     """(seq, time, direction, session, text); ``time`` is a Unix timestamp."""
 
@@ -60,7 +72,7 @@ class JournalEntry(tuple):
 class Device:
     __slots__ = ("name", "profile", "values", "index", "operations", "sessions", "status",
                  "started", "storage", "scheduler", "_stats", "_datastores", "_operational",
-                 "_memo",
+                 "_memo", "_events",
                  "_journal", "_journal_size", "_journal_seq")
 
     def __init__(self, name: str, profile: Profile, values: dict[str, str], *,
@@ -80,6 +92,7 @@ class Device:
         self._stats: Counter | None = None
         self._datastores: Datastores | None = None
         self._memo: OrderedDict | None = None
+        self._events: EventLog | None = None
         self._operational: OperationalState | None = None
         self._journal: deque[JournalEntry] | None = None
         self._journal_size = journal_size
@@ -91,7 +104,8 @@ class Device:
     # -- what the device is ----------------------------------------------
 
     def capabilities(self) -> list[str]:
-        return monitoring.capabilities(self.profile.schema, PROTOCOL_CAPABILITIES)
+        return monitoring.capabilities(self.profile.schema, [
+            *PROTOCOL_CAPABILITIES, NOTIFICATION_CAPABILITY, INTERLEAVE_CAPABILITY])
 
     def initial(self, which: str) -> str:
         """The profile's ``config`` or ``state`` document for this device."""
@@ -125,7 +139,76 @@ class Device:
     def datastores(self) -> Datastores:
         if self._datastores is None:
             self._datastores = Datastores(self, self.storage, self.scheduler)
+            self._datastores.listeners.append(self._config_changed)
+            self._datastores.confirm_listeners.append(self._confirmed_commit)
         return self._datastores
+
+    # -- events (RFC 5277, RFC 6470, and the device model's) -------------------------
+
+    # The replay log's bounds, for every device (the server sets them from its options).
+    replay_size = DEFAULT_REPLAY_SIZE
+    replay_age = DEFAULT_REPLAY_AGE
+
+    @property
+    def events(self) -> EventLog:
+        if self._events is None:
+            self._events = EventLog(self.name, self.storage, self.scheduler.time,
+                                    Device.replay_size, Device.replay_age)
+        return self._events
+
+    def publish(self, element: etree._Element) -> None:
+        self.events.publish(element)
+
+    def session_started(self, session: Session) -> None:
+        self.publish(events.session_start(session))
+
+    def _config_changed(self, datastore: str, edits: list, session_id: int | None) -> None:
+        self.publish(events.config_change(datastore, edits, self.sessions.get(session_id)))
+        if self._operational is not None:
+            self._operational.sync(self.running())
+
+    def _confirmed_commit(self, confirm_event: str, pending: Any, timeout: int | None) -> None:
+        session_id = 0 if confirm_event == "timeout" else pending.session_id
+        self.publish(events.confirmed_commit(confirm_event, pending.username or "unknown",
+                                             session_id, pending.source_host, timeout))
+
+    def raise_event(self, name: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        """An event of the device model (see events.CATALOGUE); raises EventError."""
+        if name not in events.CATALOGUE:
+            raise EventError(400, f"no event {name!r} (events: {', '.join(events.CATALOGUE)})")
+        for parameter in events.CATALOGUE[name]:
+            if not isinstance(parameters.get(parameter), str) or not parameters[parameter]:
+                raise EventError(400, f"event {name!r} needs {parameter!r}: "
+                                      f"{events.CATALOGUE[name][parameter]}")
+        interface = parameters["interface"]
+        state = self.operational()
+        state.sync(self.running())
+        link = state.link(interface)
+        if link is None:
+            raise EventError(404, f"{self.name} has no interface {interface!r} (it has "
+                                  f"{', '.join(state.links)})")
+        up = name == "link-up"
+        changed = state.set_link(interface, up)
+        admin_up = self._admin_up(interface)
+        now = self.scheduler.time()
+        if changed:
+            self.publish(events.link(name, interface, link.if_index, admin_up, up and admin_up))
+            if self.profile.schema.modules.get("ietf-alarms", None) is not None and \
+                    self.profile.schema.modules["ietf-alarms"].implemented:
+                resource = events.interface_resource(interface)
+                alarm = state.set_alarm(resource, raised=not up,
+                                        text=f"link of {interface} is down", now=now)
+                self.publish(events.alarm_notification(
+                    resource, operational_time(now), "cleared" if up else alarm.severity,
+                    alarm.text))
+        return {"device": self.name, "event": name, "interface": interface,
+                "changed": changed, "oper-status": "up" if up and admin_up else "down"}
+
+    def _admin_up(self, interface: str) -> bool:
+        for entry in self.running().iterfind(f"{{{IF_NS}}}interfaces/{{{IF_NS}}}interface"):
+            if entry.findtext(f"{{{IF_NS}}}name") == interface:
+                return entry.findtext(f"{{{IF_NS}}}enabled", "true").strip() != "false"
+        return True
 
     def lock_info(self, datastore: str) -> tuple[int, float] | None:
         """(session-id, locked-at) of a datastore's global lock, if any."""
@@ -138,7 +221,8 @@ class Device:
     def operational(self) -> OperationalState:
         if self._operational is None:
             seed = etree.fromstring(self.initial("state").encode(), _COMPACT)
-            self._operational = OperationalState(self.name, self.index, seed)
+            self._operational = OperationalState(self.name, self.index, seed,
+                                                 clock=self.scheduler.time)
         return self._operational
 
     def state(self) -> etree._Element:
@@ -150,6 +234,7 @@ class Device:
         live = self.operational().build(running)
         live.append(monitoring.netconf_state(self))
         live.extend(monitoring.yang_library(self))
+        live.append(monitoring.streams(self))
         root = self.profile.schema.root
         prune(live, root)
         merge(data, live, root)
@@ -168,6 +253,8 @@ class Device:
         self.sessions.pop(session.id, None)
         if self._datastores is not None:
             self._datastores.session_ended(session.id)
+        if session.base_version is not None:   # it had begun (its hello was accepted)
+            self.publish(events.session_end(session))
         termination = session.termination
         if termination is not None and termination.reason is Reason.BAD_HELLO:
             self.stats["in-bad-hellos"] += 1

@@ -14,6 +14,7 @@ from pyang.translators import yin
 from emulator.netconf.errors import RpcError
 from emulator.netconf.filters import XPATH_CAPABILITY
 from emulator.netconf.operations import BASE_OPERATIONS, Rpc
+from emulator.notifications import NETMOD_NOTIFICATION_NS, STREAM
 from emulator.netconf.xml import BASE_1_0, BASE_1_1
 from emulator.operational import rfc3339
 
@@ -25,6 +26,7 @@ NCM_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
 YANGLIB_NS = "urn:ietf:params:xml:ns:yang:ietf-yang-library"
 DS_NS = "urn:ietf:params:xml:ns:yang:ietf-datastores"
 NCWS_NS = "urn:netconf-emulator:yang:netconf-websocket"
+EMEV_NS = "urn:netconf-emulator:yang:events"
 YANG_LIBRARY_1_0 = "urn:ietf:params:netconf:capability:yang-library:1.0"
 YANG_LIBRARY_1_1 = "urn:ietf:params:netconf:capability:yang-library:1.1"
 
@@ -107,12 +109,29 @@ def netconf_state(device: "Device") -> etree._Element:
         _leaf(entry, NCM_NS, "in-bad-rpcs", session.in_bad_rpcs)
         _leaf(entry, NCM_NS, "out-rpc-errors", session.out_rpc_errors)
         _leaf(entry, NCM_NS, "out-notifications", session.out_notifications)
+        _leaf(entry, EMEV_NS, "queued-notifications", session.transport_unread())
     statistics = etree.SubElement(state, f"{{{NCM_NS}}}statistics")
     _leaf(statistics, NCM_NS, "netconf-start-time", rfc3339(device.started))
     for counter in ("in-bad-hellos", "in-sessions", "dropped-sessions", "in-rpcs", "in-bad-rpcs",
                     "out-rpc-errors", "out-notifications"):
         _leaf(statistics, NCM_NS, counter, device.stats[counter])
+    _leaf(statistics, EMEV_NS, "notification-overflows", device.stats["notification-overflows"])
     return state
+
+
+def streams(device: "Device") -> etree._Element:
+    """RFC 5277 section 3.4: /netconf/streams."""
+    netconf = etree.Element(f"{{{NETMOD_NOTIFICATION_NS}}}netconf",
+                            nsmap={None: NETMOD_NOTIFICATION_NS})
+    stream = etree.SubElement(etree.SubElement(netconf, f"{{{NETMOD_NOTIFICATION_NS}}}streams"),
+                              f"{{{NETMOD_NOTIFICATION_NS}}}stream")
+    _leaf(stream, NETMOD_NOTIFICATION_NS, "name", STREAM)
+    _leaf(stream, NETMOD_NOTIFICATION_NS, "description",
+          "every event of the device: RFC 6470 base events, link events, alarms")
+    _leaf(stream, NETMOD_NOTIFICATION_NS, "replaySupport", "true")
+    _leaf(stream, NETMOD_NOTIFICATION_NS, "replayLogCreationTime",
+          rfc3339(device.events.created))
+    return netconf
 
 
 def yang_library(device: "Device") -> list[etree._Element]:

@@ -28,6 +28,7 @@ RT_NS = "urn:ietf:params:xml:ns:yang:ietf-routing"
 V4UR_NS = "urn:ietf:params:xml:ns:yang:ietf-ipv4-unicast-routing"
 V6UR_NS = "urn:ietf:params:xml:ns:yang:ietf-ipv6-unicast-routing"
 AL_NS = "urn:ietf:params:xml:ns:yang:ietf-alarms"
+EMEV_NS = "urn:netconf-emulator:yang:events"
 NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
 _COUNTERS = ("in-octets", "in-unicast-pkts", "in-broadcast-pkts", "in-multicast-pkts",
@@ -86,6 +87,19 @@ class Link:
         }
 
 
+@dataclass
+class Alarm:
+    """One entry of ietf-alarms' alarm list."""
+
+    resource: str
+    text: str
+    severity: str
+    created: float
+    raised: float
+    changed: float
+    cleared: bool = False
+
+
 class OperationalState:
     """Owned by its device; built lazily on first use."""
 
@@ -97,6 +111,24 @@ class OperationalState:
         self.boot_time = clock()
         self.seed = seed_state
         self.links: dict[str, Link] = {}
+        self.alarms: dict[str, Alarm] = {}       # by resource (one alarm type: link-alarm)
+        self.alarms_changed = self.boot_time
+
+    def set_link(self, name: str, up: bool) -> bool:
+        """A link event; False when the link already was so."""
+        return self.links[name].set_oper(up, self.clock())
+
+    def set_alarm(self, resource: str, raised: bool, text: str, now: float) -> Alarm:
+        alarm = self.alarms.get(resource)
+        if alarm is None:
+            alarm = self.alarms[resource] = Alarm(resource, text, "major", now, now, now)
+        alarm.cleared = not raised
+        alarm.changed = now
+        if raised:
+            alarm.raised = now
+            alarm.text = text
+        self.alarms_changed = now
+        return alarm
 
     def link(self, name: str) -> Link | None:
         return self.links.get(name)
@@ -146,11 +178,30 @@ class OperationalState:
         return data
 
     def _alarms(self, data: etree._Element) -> None:
-        """The alarm list (ietf-alarms); empty until something raises an alarm."""
-        alarms = etree.SubElement(data, f"{{{AL_NS}}}alarms", nsmap={None: AL_NS})
+        """ietf-alarms: the inventory (link alarms) and the alarm list."""
+        alarms = etree.SubElement(data, f"{{{AL_NS}}}alarms",
+                                  nsmap={None: AL_NS, "emev": EMEV_NS, "if": IF_NS})
+        inventory = etree.SubElement(alarms, f"{{{AL_NS}}}alarm-inventory")
+        alarm_type = etree.SubElement(inventory, f"{{{AL_NS}}}alarm-type")
+        _leaf(alarm_type, AL_NS, "alarm-type-id", "emev:link-alarm")
+        _leaf(alarm_type, AL_NS, "alarm-type-qualifier", "")
+        _leaf(alarm_type, AL_NS, "will-clear", "true")
+        _leaf(alarm_type, AL_NS, "severity-level", "major")
+        _leaf(alarm_type, AL_NS, "description", "An interface's link is down.")
         alarm_list = etree.SubElement(alarms, f"{{{AL_NS}}}alarm-list")
-        _leaf(alarm_list, AL_NS, "number-of-alarms", "0")
-        _leaf(alarm_list, AL_NS, "last-changed", rfc3339(self.boot_time))
+        _leaf(alarm_list, AL_NS, "number-of-alarms", str(len(self.alarms)))
+        _leaf(alarm_list, AL_NS, "last-changed", rfc3339(self.alarms_changed))
+        for alarm in self.alarms.values():
+            entry = etree.SubElement(alarm_list, f"{{{AL_NS}}}alarm")
+            _leaf(entry, AL_NS, "resource", alarm.resource)
+            _leaf(entry, AL_NS, "alarm-type-id", "emev:link-alarm")
+            _leaf(entry, AL_NS, "alarm-type-qualifier", "")
+            _leaf(entry, AL_NS, "time-created", rfc3339(alarm.created))
+            _leaf(entry, AL_NS, "is-cleared", "true" if alarm.cleared else "false")
+            _leaf(entry, AL_NS, "last-raised", rfc3339(alarm.raised))
+            _leaf(entry, AL_NS, "last-changed", rfc3339(alarm.changed))
+            _leaf(entry, AL_NS, "perceived-severity", alarm.severity)
+            _leaf(entry, AL_NS, "alarm-text", alarm.text)
 
     def _interfaces(self, data: etree._Element, config: etree._Element, now: float) -> None:
         interfaces = etree.SubElement(data, f"{{{IF_NS}}}interfaces", nsmap={None: IF_NS})
@@ -217,15 +268,17 @@ class OperationalState:
     def _routing(self, data: etree._Element, config: etree._Element) -> None:
         """The RIBs: a connected route per address of a link that is up, and the
         configured static routes (a profile without ietf-routing prunes them)."""
-        routing = etree.SubElement(data, f"{{{RT_NS}}}routing",
-                                   nsmap={None: RT_NS, "rt": RT_NS, "v4ur": V4UR_NS,
-                                          "v6ur": V6UR_NS})
+        routing = etree.SubElement(data, f"{{{RT_NS}}}routing", nsmap={None: RT_NS})
         ribs = etree.SubElement(routing, f"{{{RT_NS}}}ribs")
         for family, ns, version in (("ipv4-unicast", V4UR_NS, "ipv4"),
                                     ("ipv6-unicast", V6UR_NS, "ipv6")):
             rib = etree.SubElement(ribs, f"{{{RT_NS}}}rib")
             _leaf(rib, RT_NS, "name", f"{version}-master")
-            _leaf(rib, RT_NS, "address-family", f"{'v4ur' if version == 'ipv4' else 'v6ur'}:{family}")
+            # (the prefix is declared on the leaf itself: a copy keeps it even when
+            # nothing else in the RIB uses it)
+            prefix = "v4ur" if version == "ipv4" else "v6ur"
+            family_leaf = etree.SubElement(rib, f"{{{RT_NS}}}address-family", nsmap={prefix: ns})
+            family_leaf.text = f"{prefix}:{family}"
             routes = etree.SubElement(rib, f"{{{RT_NS}}}routes")
             for interface in config.iterfind(f"{{{IF_NS}}}interfaces/{{{IF_NS}}}interface"):
                 name = interface.findtext(f"{{{IF_NS}}}name")
@@ -242,7 +295,7 @@ class OperationalState:
                     _leaf(route, ns, "destination-prefix", str(network))
                     next_hop = etree.SubElement(route, f"{{{RT_NS}}}next-hop")
                     _leaf(next_hop, RT_NS, "outgoing-interface", name)
-                    _leaf(route, RT_NS, "source-protocol", "rt:direct")
+                    etree.SubElement(route, f"{{{RT_NS}}}source-protocol", nsmap={"rt": RT_NS}).text = "rt:direct"
                     etree.SubElement(route, f"{{{RT_NS}}}active")
                     _leaf(route, RT_NS, "last-updated", rfc3339(link.last_change))
             static = f"{{{RT_NS}}}control-plane-protocols/{{{RT_NS}}}control-plane-protocol/" \
@@ -260,7 +313,7 @@ class OperationalState:
                     _leaf(next_hop, ns, "next-hop-address", gateway.strip())
                 else:
                     _leaf(next_hop, RT_NS, "special-next-hop", "blackhole")
-                _leaf(route, RT_NS, "source-protocol", "rt:static")
+                etree.SubElement(route, f"{{{RT_NS}}}source-protocol", nsmap={"rt": RT_NS}).text = "rt:static"
                 etree.SubElement(route, f"{{{RT_NS}}}active")
                 _leaf(route, RT_NS, "last-updated", rfc3339(self.boot_time))
 

@@ -14,6 +14,7 @@ from ipaddress import ip_address
 from pathlib import Path
 
 import tornado.httpserver
+import tornado.ioloop
 import tornado.netutil
 import tornado.web
 
@@ -46,6 +47,9 @@ class Options:
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
     shutdown_grace: float = 5.0
+    notification_queue: int = 1000      # unread notifications a session may have
+    replay_size: int = 1000             # events kept per device for replay
+    replay_age: float = 24 * 3600.0     # ... and for at most this long
 
 
 class StartError(Exception):
@@ -61,6 +65,7 @@ class Emulator:
         self._server: tornado.httpserver.HTTPServer | None = None
         self.connections: set[NetconfWebSocket] = set()  # open WebSocket connections
         self.storage: Storage | None = None
+        self._flusher: tornado.ioloop.PeriodicCallback | None = None
 
     @property
     def scheme(self) -> str:
@@ -110,6 +115,8 @@ class Emulator:
                 (r"/api/devices", api.DeviceListHandler, ctx),
                 (r"/api/devices/([^/]+)", api.DeviceHandler, ctx),
                 (r"/api/devices/([^/]+)/journal", api.JournalHandler, ctx),
+                (r"/api/devices/([^/]+)/events", api.DeviceEventHandler, ctx),
+                (r"/api/events", api.FleetEventHandler, ctx),
                 (r"/api(/.*)?", api.NotFoundHandler, ctx),
             ],
             websocket_max_message_size=opts.max_message_size,
@@ -173,6 +180,11 @@ class Emulator:
         self.storage = Storage.in_dir(self.options.data_dir)
         for device in self.fleet:
             device.storage = self.storage
+        Device.replay_size = self.options.replay_size
+        Device.replay_age = self.options.replay_age
+        # Event logs are written behind, a burst of events in one transaction.
+        self._flusher = tornado.ioloop.PeriodicCallback(self.storage.flush, 100)
+        self._flusher.start()
         self._server = tornado.httpserver.HTTPServer(
             self.application(), ssl_options=context,
             max_body_size=self.options.max_message_size,
@@ -193,6 +205,8 @@ class Emulator:
             handler.abort()
         if self._server is not None:
             await self._server.close_all_connections()
+        if self._flusher is not None:
+            self._flusher.stop()
         if self.storage is not None:
             self.storage.close()
             self.storage = None

@@ -25,6 +25,10 @@ class MemoryTransport:
     def send(self, text: str) -> None:
         self.sent.append(text)
 
+    def send_notification(self, text: str) -> bool:
+        self.sent.append(text)
+        return True
+
     def disconnect(self, termination: Termination) -> None:
         self.termination = termination
 

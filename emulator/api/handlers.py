@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import tornado.web
 
 from emulator import __version__
+from emulator.device import EventError
+from emulator.events import CATALOGUE
 
 if TYPE_CHECKING:
     from emulator.device import Device
@@ -94,7 +96,9 @@ class IndexHandler(ApiHandler):
             "GET /api/devices[?profile=P]",
             "GET /api/devices/{device}",
             "GET /api/devices/{device}/journal[?limit=N][&session=ID]",
-        ]})
+            "POST /api/devices/{device}/events",
+            "POST /api/events",
+        ], "events": CATALOGUE})
 
 
 class HealthHandler(ApiHandler):
@@ -154,6 +158,49 @@ class JournalHandler(ApiHandler):
                 "text": e.text,
             } for e in device.journal(limit=limit, session=session)],
         })
+
+
+class ApiJsonBody(ApiHandler):
+    def json_body(self) -> dict[str, Any]:
+        try:
+            body = json.loads(self.request.body or b"null")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, f"the body is not JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, 'the body must be a JSON object such as '
+                                '{"event": "link-down", "interface": "eth0"}')
+        return body
+
+    def raise_on(self, device: "Device", body: dict[str, Any]) -> dict[str, Any]:
+        name = body.get("event")
+        if not isinstance(name, str):
+            raise ApiError(400, f"give the event's name as \"event\" (one of "
+                                f"{', '.join(CATALOGUE)})")
+        try:
+            return device.raise_event(name, body)
+        except EventError as exc:
+            raise ApiError(exc.status, exc.message) from None
+
+
+class DeviceEventHandler(ApiJsonBody):
+    def post(self, name: str) -> None:
+        self.send_json(self.raise_on(self.device(name), self.json_body()))
+
+
+class FleetEventHandler(ApiJsonBody):
+    """One event on many devices at once: {"event": .., "interface": .., "devices": [..]}."""
+
+    def post(self) -> None:
+        body = self.json_body()
+        names = body.get("devices")
+        if names is None:
+            devices = list(self.emulator.fleet)
+        elif isinstance(names, list) and all(isinstance(n, str) for n in names):
+            devices = [self.device(n) for n in names]
+        else:
+            raise ApiError(400, '"devices" must be a list of device names')
+        results = [self.raise_on(device, body) for device in devices]
+        self.send_json({"raised": len(results), "changed": sum(r["changed"] for r in results)})
 
 
 class NotFoundHandler(ApiHandler):

@@ -41,6 +41,8 @@ class PendingCommit:
     session_id: int
     persist: str | None
     timer: Any = None
+    username: str = ""                # of the session that started or last extended it
+    source_host: str | None = None
 
 
 @dataclass
@@ -49,6 +51,7 @@ class _CandidateChanges:
 
     touched: list[etree._Element] = field(default_factory=list)
     removed: list[tuple[etree._Element, str]] = field(default_factory=list)
+    edits: list[tuple[str, str | None, dict]] = field(default_factory=list)
 
 
 class Datastores:
@@ -60,8 +63,10 @@ class Datastores:
         self.candidate_changes: _CandidateChanges | None = None   # None: candidate == running
         self.locks: dict[str, tuple[int, float]] = {}
         self.pending: PendingCommit | None = None
-        # called with (datastore, [(operation, element)...], session id) after a change
+        # called with (datastore, edits, session id) after a change of running
         self.listeners: list[Callable[[str, list, int | None], None]] = []
+        # called with (confirm-event, pending commit, timeout) for netconf-confirmed-commit
+        self.confirm_listeners: list[Callable[[str, PendingCommit, int | None], None]] = []
         # serialised <get-config> answers, by the tree they came from (see cached_reply)
         self._replies: OrderedDict[tuple, tuple[etree._Element, str]] = OrderedDict()
 
@@ -105,18 +110,24 @@ class Datastores:
 
     # -- writing ------------------------------------------------------------------
 
-    def replace_running(self, tree: etree._Element, changes: list, session_id: int | None) -> None:
-        """Make ``tree`` (already validated) the running configuration."""
+    def replace_running(self, tree: etree._Element, edits: list, session_id: int | None) -> None:
+        """Make ``tree`` (already validated) the running configuration.
+
+        ``edits``: (operation, instance-identifier or None, its prefixes), for
+        the netconf-config-change notification.
+        """
         self._persist(running=tree)
         self._trees["running"] = tree
         if self.candidate_changes is None:
             self._trees.pop("candidate", None)
-        self._notify("running", changes, session_id)
+        self._notify("running", edits, session_id)
 
-    def replace_candidate(self, tree: etree._Element, touched: list, removed: list) -> None:
+    def replace_candidate(self, tree: etree._Element, touched: list, removed: list,
+                          edits: list) -> None:
         changes = self.candidate_changes or _CandidateChanges()
         changes.touched.extend(touched)
         changes.removed.extend(removed)
+        changes.edits.extend(edits)
         self.candidate_changes = changes
         self._trees["candidate"] = tree
 
@@ -192,14 +203,16 @@ class Datastores:
                     self.discard_changes()  # RFC 6241 8.3.5.2
         pending = self.pending
         if pending is not None and pending.session_id == session_id and pending.persist is None:
-            self.roll_back("the session that started the confirmed commit ended")
+            self.roll_back("cancel", "the session that started the confirmed commit ended")
 
     # -- confirmed commit (RFC 6241 8.4) -------------------------------------------
 
     def start_confirmed(self, session_id: int, timeout: float, persist: str | None,
-                        rollback: etree._Element) -> None:
+                        rollback: etree._Element, username: str = "",
+                        source_host: str | None = None) -> None:
         """``rollback``: running as it was before this commit (kept from the first
         of a series of confirmed commits)."""
+        event = "start" if self.pending is None else "extend"
         if self.pending is None:
             self.pending = PendingCommit(rollback=rollback, session_id=session_id,
                                          persist=persist)
@@ -208,19 +221,31 @@ class Datastores:
             self.pending.session_id = session_id
             if self.pending.timer is not None:
                 self.pending.timer.cancel()
+        self.pending.username, self.pending.source_host = username, source_host
         self.pending.timer = self.scheduler.call_later(timeout, self._expired)
+        self._confirm_event(event, self.pending, int(timeout))
 
     def confirm(self) -> None:
         pending, self.pending = self.pending, None
-        if pending is not None and pending.timer is not None:
-            pending.timer.cancel()
+        if pending is not None:
+            if pending.timer is not None:
+                pending.timer.cancel()
+            self._confirm_event("complete", pending)
+
+    def _confirm_event(self, event: str, pending: PendingCommit, timeout: int | None = None) -> None:
+        for listener in self.confirm_listeners:
+            try:
+                listener(event, pending, timeout)
+            except Exception:
+                log.exception("confirm listener failed on %s", self.device.name)
 
     def _expired(self) -> None:
         if self.pending is not None:
             self.pending.timer = None
-            self.roll_back("the confirm-timeout expired")
+            self.roll_back("timeout", "the confirm-timeout expired")
 
-    def roll_back(self, why: str) -> None:
+    def roll_back(self, event: str, why: str) -> None:
+        """Undo a pending confirmed commit; ``event`` is cancel or timeout (RFC 6470)."""
         pending, self.pending = self.pending, None
         if pending is None:
             return
@@ -228,7 +253,8 @@ class Datastores:
             pending.timer.cancel()
         log.info("%s: confirmed commit rolled back: %s", self.device.name, why)
         self.discard_changes()
-        self.replace_running(pending.rollback, [("rollback", None)], None)
+        self.replace_running(pending.rollback, [("replace", None, {})], None)
+        self._confirm_event(event, pending)
 
 
 def raise_all(errors: list[RpcError]) -> None:

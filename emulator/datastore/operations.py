@@ -16,7 +16,7 @@ from emulator.netconf import filters
 from emulator.netconf.errors import RpcError
 from emulator.netconf.operations import BASE_OPERATIONS, Rpc, Serialized
 from emulator.netconf.xml import NC_NS, localname, qn
-from emulator.schema.validate import Validation, validate, validate_change
+from emulator.schema.validate import Validation, instance_path, validate, validate_change
 
 WD_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults"
 WD_ATTR_NS = "urn:ietf:params:xml:ns:netconf:default:1.0"
@@ -221,10 +221,12 @@ def edit_config(rpc: Rpc) -> None:
     if problems:
         raise_all(result.errors + problems)
     if test_option != "test-only" and (result.touched or result.removed or result.changes):
+        edits = [(operation, *instance_path(schema, element, config))
+                 for operation, element in result.changes]
         if target == "running":
-            stores.replace_running(work, result.changes, rpc.session.id)
+            stores.replace_running(work, edits, rpc.session.id)
         else:
-            stores.replace_candidate(work, result.touched, result.removed)
+            stores.replace_candidate(work, result.touched, result.removed, edits)
     raise_all(result.errors)  # continue-on-error: the rest was applied
 
 
@@ -240,12 +242,13 @@ def copy_config(rpc: Rpc) -> None:
     tree = _as_tree(source) if isinstance(source, etree._Element) else stores.copy(source)
     # The candidate may be incomplete until <commit>; the others must be valid.
     raise_all(validate(rpc.device.profile.schema, tree, structural=target == "candidate"))
+    everything = [("replace", None, {})]   # the whole datastore
     if target == "running":
-        stores.replace_running(tree, [("replace", None)], rpc.session.id)
+        stores.replace_running(tree, everything, rpc.session.id)
     elif target == "startup":
         stores.replace_startup(tree)
     else:
-        stores.replace_candidate(tree, [tree], [])
+        stores.replace_candidate(tree, [tree], [], everything)
 
 
 @BASE_OPERATIONS.operation("delete-config")
@@ -334,10 +337,12 @@ def commit(rpc: Rpc) -> None:
     before = stores.tree("running")
     if stores.candidate_dirty:
         candidate = stores.tree("candidate")
+        edits = stores.candidate_changes.edits
         stores.candidate_changes = None
-        stores.replace_running(candidate, [("replace", None)], session.id)
+        stores.replace_running(candidate, edits, session.id)
     if confirmed:
-        stores.start_confirmed(session.id, timeout, persist, rollback=before)
+        stores.start_confirmed(session.id, timeout, persist, rollback=before,
+                               username=session.username, source_host=session.source_host)
     elif pending is not None:
         stores.confirm()
 
@@ -365,4 +370,4 @@ def cancel_commit(rpc: Rpc) -> None:
         raise RpcError("in-use", "protocol",
                        f"session {pending.session_id} has the confirmed commit pending",
                        path=rpc.path(), path_ns=rpc.path_ns)
-    stores.roll_back(f"cancelled by session {rpc.session.id}")
+    stores.roll_back("cancel", f"cancelled by session {rpc.session.id}")

@@ -31,6 +31,13 @@ class Storage:
         if not self.table.exists():
             self.table.create({"device": str, "name": str, "xml": str, "updated": float},
                               pk=("device", "name"))
+        # The replay logs of event notifications (RFC 5277), and when each began.
+        if not self.db.table("events").exists():
+            self.db.table("events").create({"device": str, "seq": int, "time": float, "xml": str},
+                                           pk=("device", "seq"))
+        if not self.db.table("logs").exists():
+            self.db.table("logs").create({"device": str, "created": float}, pk="device")
+        self._pending: list[tuple[str, int, float, str, int, float]] = []
 
     @classmethod
     def in_dir(cls, data_dir: Path) -> "Storage":
@@ -59,9 +66,52 @@ class Storage:
             conn.execute("ROLLBACK")
             raise
 
+    # -- event logs (written behind: see flush) ----------------------------------------
+
+    def log_created(self, device: str, now: float) -> float:
+        row = self.db.execute("SELECT created FROM logs WHERE device = ?", [device]).fetchone()
+        if row:
+            return row[0]
+        self.db.execute("INSERT INTO logs (device, created) VALUES (?, ?)", [device, now])
+        return now
+
+    def load_events(self, device: str) -> list[tuple[int, float, str]]:
+        self.flush()
+        return self.db.execute("SELECT seq, time, xml FROM events WHERE device = ? ORDER BY seq",
+                               [device]).fetchall()
+
+    def add_event(self, device: str, seq: int, moment: float, xml: str, keep: int,
+                  since: float) -> None:
+        """Queued, and written with the others of the same moment by flush():
+        a burst of events on many devices costs one transaction."""
+        self._pending.append((device, seq, moment, xml, keep, since))
+        if len(self._pending) >= 5000:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany("INSERT OR REPLACE INTO events (device, seq, time, xml) "
+                             "VALUES (?, ?, ?, ?)", [p[:4] for p in pending])
+            bounds = {}
+            for device, seq, _moment, _xml, keep, since in pending:
+                bounds[device] = (seq - keep, since)
+            for device, (oldest_seq, since) in bounds.items():
+                conn.execute("DELETE FROM events WHERE device = ? AND (seq <= ? OR time < ?)",
+                             [device, oldest_seq, since])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
     def forget(self, device: str) -> None:
         """Back to the fixtures (a device reset)."""
         self.save(device, {"running": None, "startup": None, "candidate": None})
 
     def close(self) -> None:
+        self.flush()
         self.db.conn.close()

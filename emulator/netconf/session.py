@@ -13,7 +13,7 @@ import enum
 import logging
 import re
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from lxml import etree
 
@@ -63,6 +63,10 @@ class Transport(Protocol):
 
     def send(self, text: str) -> None: ...
 
+    def send_notification(self, text: str) -> bool:
+        """Send an event notification; False when the client has too many unread."""
+        ...
+
     def disconnect(self, termination: Termination) -> None: ...
 
 
@@ -90,6 +94,9 @@ class Session:
         self.in_bad_rpcs = 0
         self.out_rpc_errors = 0
         self.out_notifications = 0
+        self.subscription: Any = None    # a notifications.Subscription, at most one
+        # Notifications an rpc causes go out after its reply: held meanwhile.
+        self._held: list[str] | None = None
 
     # -- the transport's side -------------------------------------------
 
@@ -119,6 +126,8 @@ class Session:
             return
         self.state = State.CLOSED
         self.termination = Termination(reason, detail, killed_by)
+        if self.subscription is not None:
+            self.subscription.cancel()
         self.device.session_ended(self)
         if reason is not Reason.DROPPED:
             self.transport.disconnect(self.termination)
@@ -154,10 +163,20 @@ class Session:
                                   "no common base version: the server speaks base:1.0 and base:1.1")
         self.client_capabilities = caps
         self.state = State.OPEN
+        self.device.session_started(self)
 
     # -- rpc --------------------------------------------------------------
 
     def _receive_rpc(self, data: str | bytes) -> None:
+        self._held = []
+        try:
+            self._answer_rpc(data)
+        finally:
+            held, self._held = self._held, None
+            for text in held:
+                self.send_notification(text)
+
+    def _answer_rpc(self, data: str | bytes) -> None:
         self.in_rpcs += 1
         self.device.stats["in-rpcs"] += 1
         if self._answer_again(data):
@@ -311,6 +330,27 @@ class Session:
     def send_error_without_rpc(self, error: RpcError) -> None:
         """An error about a message the transport could not even hand over."""
         self._reply_errors(None, [error])
+
+    def transport_unread(self) -> int:
+        """Notifications written but not yet taken by the client."""
+        return getattr(self.transport, "unread", 0)
+
+    def send_notification(self, text: str) -> None:
+        """An event notification for this session's subscription."""
+        if self.state is State.CLOSED:
+            return
+        if self._held is not None:
+            self._held.append(text)
+            return
+        self.out_notifications += 1
+        self.device.stats["out-notifications"] += 1
+        self.device.record("out", self.id, text)
+        if not self.transport.send_notification(text):
+            # A subscriber that does not read must not hold the device's memory:
+            # it is let go, and may come back with a replay (startTime).
+            self.device.stats["notification-overflows"] += 1
+            self.terminate(Reason.OTHER, "notification queue overflow: the client did not "
+                                         "read its notifications")
 
     def _send(self, element: etree._Element) -> None:
         self._send_text(to_text(element))

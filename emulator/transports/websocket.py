@@ -66,6 +66,7 @@ class NetconfWebSocket(WebSocketHandler):
         self._user = ""
         self._protocol: _NetconfProtocol | None = None
         self._device: Device | None = None
+        self.unread = 0   # notifications written but not yet taken by the client's socket
 
     # -- the opening handshake -------------------------------------------
 
@@ -211,6 +212,25 @@ class NetconfWebSocket(WebSocketHandler):
         except (WebSocketClosedError, StreamClosedError):
             pass
 
+    def send_notification(self, text: str) -> bool:
+        """Write a notification unless the client already has too many unread ones."""
+        protocol = self.ws_connection
+        if protocol is None or protocol.is_closing():
+            return True
+        if self.unread >= self.emulator.options.notification_queue:
+            return False
+        try:
+            future = protocol.send_text(text)
+        except (WebSocketClosedError, StreamClosedError):
+            return True
+        if future is not None and not future.done():
+            self.unread += 1
+            future.add_done_callback(self._written)
+        return True
+
+    def _written(self, future: Any) -> None:
+        self.unread -= 1
+
     def disconnect(self, termination: Termination) -> None:
         code = MESSAGE_TOO_BIG if self._too_big else CLOSE_CODES[termination.reason]
         if self.ws_connection is not None:
@@ -229,13 +249,12 @@ class _NetconfProtocol(WebSocketProtocol13):
     _oversize = False
     _draining = False
 
-    def send_text(self, text: str) -> None:
-        """One text frame, written now. Tornado's write_message wraps every
-        message in a task; a reply needs no more than the frame."""
+    def send_text(self, text: str) -> Any:
+        """One text frame, written now; the future resolves once it is flushed.
+        (Tornado's write_message wraps every message in a task; a frame is enough.)"""
         if self._compressor is not None:
-            self.write_message(text)
-            return
-        self._write_frame(True, 0x1, text.encode("utf-8"))
+            return self.write_message(text)
+        return self._write_frame(True, 0x1, text.encode("utf-8"))
     _drains: set[asyncio.Task] = set()   # keeps the drain tasks alive until done
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:

@@ -1,0 +1,237 @@
+"""Event notifications (RFC 5277): the replay log, subscriptions, delivery.
+
+A device publishes an event (an element such as RFC 6470's
+``<netconf-session-start>`` or our ``<link-down>``); the device's
+:class:`EventLog` stamps it with an eventTime that never goes backwards,
+keeps it for replay (bounded by count and age, in SQLite when the server
+has a data dir) and hands it to every subscribed session of the device.
+A :class:`Subscription` filters, replays, and ends at its stopTime.
+Everything here is sans-IO: times come from the device's scheduler.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable
+
+from lxml import etree
+
+from emulator.netconf import filters
+from emulator.netconf.errors import RpcError
+from emulator.netconf.operations import BASE_OPERATIONS, Rpc
+from emulator.netconf.xml import NC_NS
+
+if TYPE_CHECKING:
+    from emulator.datastore.storage import Storage
+    from emulator.netconf.session import Session
+
+NOTIFICATION_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
+NETMOD_NOTIFICATION_NS = "urn:ietf:params:xml:ns:netmod:notification"
+NCN_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
+STREAM = "NETCONF"
+NOTIFICATION_CAPABILITY = "urn:ietf:params:netconf:capability:notification:1.0"
+INTERLEAVE_CAPABILITY = "urn:ietf:params:netconf:capability:interleave:1.0"
+
+DEFAULT_REPLAY_SIZE = 1000
+DEFAULT_REPLAY_AGE = 24 * 3600.0
+
+
+def event_time(moment: float) -> str:
+    """RFC 3339 with a time zone, to the microsecond."""
+    return datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="microseconds") \
+        .replace("+00:00", "Z")
+
+
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)\Z")
+
+
+def parse_time(text: str) -> float | None:
+    text = text.strip()
+    if not _RFC3339.match(text):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+@dataclass
+class Event:
+    seq: int
+    time: float
+    xml: str      # the event element itself (without the <notification> envelope)
+
+    def envelope(self) -> str:
+        return (f'<notification xmlns="{NOTIFICATION_NS}"><eventTime>{event_time(self.time)}'
+                f"</eventTime>{self.xml}</notification>")
+
+
+class EventLog:
+    """One device's events: the replay log and the fan-out to subscribers."""
+
+    def __init__(self, device_name: str, storage: "Storage | None", clock: Callable[[], float],
+                 size: int = DEFAULT_REPLAY_SIZE, age: float = DEFAULT_REPLAY_AGE):
+        self.device_name = device_name
+        self.storage = storage
+        self.clock = clock
+        self.size = size
+        self.age = age
+        self.events: deque[Event] = deque()
+        self.subscribers: list[Subscription] = []
+        self.created = clock()
+        self._last_time = 0.0
+        self._seq = 0
+        if storage is not None:
+            self.created = storage.log_created(device_name, self.created)
+            for seq, moment, xml in storage.load_events(device_name):
+                self.events.append(Event(seq, moment, xml))
+            if self.events:
+                self._seq = self.events[-1].seq
+                self._last_time = self.events[-1].time
+            self._trim()
+
+    def publish(self, element: etree._Element) -> Event:
+        now = max(self.clock(), self._last_time + 1e-6)   # never backwards
+        self._last_time = now
+        self._seq += 1
+        event = Event(self._seq, now, etree.tostring(element, encoding="unicode"))
+        self.events.append(event)
+        self._trim()
+        if self.storage is not None:
+            self.storage.add_event(self.device_name, event.seq, event.time, event.xml,
+                                   keep=self.size, since=now - self.age)
+        for subscription in list(self.subscribers):
+            subscription.offer(event)
+        return event
+
+    def _trim(self) -> None:
+        horizon = self.clock() - self.age
+        while self.events and (len(self.events) > self.size or self.events[0].time < horizon):
+            self.events.popleft()
+
+    def since(self, start: float, stop: float | None) -> list[Event]:
+        self._trim()
+        return [e for e in self.events if e.time >= start and (stop is None or e.time <= stop)]
+
+
+@dataclass
+class Subscription:
+    """One session's subscription to the NETCONF stream."""
+
+    session: "Session"
+    log: EventLog
+    filter_element: etree._Element | None
+    start: float | None
+    stop: float | None
+    timer: Any = None
+    ended: bool = False
+    delivered: int = field(default=0)
+
+    def begin(self, scheduler: Any) -> None:
+        """After the <ok/>: replay, then live events until stopTime."""
+        if self.start is not None:
+            for event in self.log.since(self.start, self.stop):
+                self.offer(event)
+            self.session.send_notification(_complete("replayComplete", self.log.clock()))
+        now = self.log.clock()
+        if self.stop is not None:
+            if self.stop <= now:
+                return self.finish()
+            self.timer = scheduler.call_later(self.stop - now, self.finish)
+        self.log.subscribers.append(self)
+
+    def offer(self, event: Event) -> None:
+        if self.ended or (self.stop is not None and event.time > self.stop):
+            return
+        text = self.filtered(event)
+        if text is not None:
+            self.delivered += 1
+            self.session.send_notification(text)
+
+    def filtered(self, event: Event) -> str | None:
+        if self.filter_element is None:
+            return event.envelope()
+        wrapper = etree.fromstring(f'<data xmlns="{NC_NS}">{event.xml}</data>')
+        selected = filters.apply(wrapper, self.filter_element, "/nc:rpc/ncEvent:create-subscription")
+        if len(selected) == 0:
+            return None
+        content = "".join(etree.tostring(child, encoding="unicode") for child in selected)
+        return (f'<notification xmlns="{NOTIFICATION_NS}"><eventTime>{event_time(event.time)}'
+                f"</eventTime>{content}</notification>")
+
+    def finish(self) -> None:
+        """stopTime reached: <notificationComplete> and the end of the subscription."""
+        if self.ended:
+            return
+        self.session.send_notification(_complete("notificationComplete", self.log.clock()))
+        self.cancel()
+
+    def cancel(self) -> None:
+        self.ended = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self in self.log.subscribers:
+            self.log.subscribers.remove(self)
+        if self.session.subscription is self:
+            self.session.subscription = None
+
+
+def _complete(name: str, moment: float) -> str:
+    return (f'<notification xmlns="{NOTIFICATION_NS}"><eventTime>{event_time(moment)}</eventTime>'
+            f'<{name} xmlns="{NETMOD_NOTIFICATION_NS}"/></notification>')
+
+
+# -- <create-subscription> (RFC 5277 section 2.1.1) -----------------------------------------
+
+def _time_param(rpc: Rpc, name: str) -> float | None:
+    element = rpc.param(name, NOTIFICATION_NS)
+    if element is None:
+        return None
+    moment = parse_time(element.text or "")
+    if moment is None:
+        raise RpcError("bad-element", "protocol",
+                       f"<{name}> must be an RFC 3339 date and time with a time zone",
+                       path=rpc.path(name), path_ns=rpc.path_ns, info=[("bad-element", name)])
+    return moment
+
+
+@BASE_OPERATIONS.operation("create-subscription", NOTIFICATION_NS)
+def create_subscription(rpc: Rpc) -> None:
+    session = rpc.session
+    device = rpc.device
+    if session.subscription is not None:
+        raise RpcError("in-use", "protocol", "this session already has a subscription; a "
+                       "session has at most one (RFC 5277 section 6)",
+                       path=rpc.path(), path_ns=rpc.path_ns)
+    stream_element = rpc.param("stream", NOTIFICATION_NS)
+    stream = (stream_element.text or "").strip() if stream_element is not None else STREAM
+    if stream != STREAM:
+        raise RpcError("invalid-value", "protocol", f"no stream {stream!r} (streams: {STREAM})",
+                       path=rpc.path("stream"), path_ns=rpc.path_ns,
+                       info=[("bad-element", "stream")])
+    start = _time_param(rpc, "startTime")
+    stop = _time_param(rpc, "stopTime")
+    now = device.scheduler.time()
+    if stop is not None and start is None:
+        raise RpcError("missing-element", "protocol", "<stopTime> needs a <startTime>",
+                       path=rpc.path(), path_ns=rpc.path_ns, info=[("bad-element", "startTime")])
+    if start is not None and start > now:
+        raise RpcError("bad-element", "protocol", "<startTime> is in the future",
+                       path=rpc.path("startTime"), path_ns=rpc.path_ns,
+                       info=[("bad-element", "startTime")])
+    if stop is not None and start is not None and stop < start:
+        raise RpcError("bad-element", "protocol", "<stopTime> is earlier than <startTime>",
+                       path=rpc.path("stopTime"), path_ns=rpc.path_ns,
+                       info=[("bad-element", "stopTime")])
+    filter_element = rpc.param("filter", NOTIFICATION_NS)
+    if filter_element is not None:
+        # checked now, so that a bad filter is refused rather than silently matching nothing
+        probe = etree.fromstring(f'<data xmlns="{NC_NS}"/>')
+        filters.apply(probe, filter_element, rpc.path("filter"))
+    subscription = Subscription(session, device.events, filter_element, start, stop)
+    session.subscription = subscription
+    rpc.after_reply.append(lambda: subscription.begin(device.scheduler))
