@@ -519,3 +519,98 @@ def test_hello_lists_the_datastore_capabilities(server):
                  "xpath:1.0"):
         assert f"urn:ietf:params:netconf:capability:{name}" in caps
     assert "urn:ietf:params:netconf:capability:url:1.0" not in caps
+
+
+# -- found in review ------------------------------------------------------------------------
+
+def areas(client) -> dict[str, list[str]]:
+    data = get_config(client)
+    return {a.findtext("t:name", namespaces=X): a.xpath("t:interfaces/t:interface/t:name/text()",
+                                                        namespaces=X)
+            for a in data.xpath("//t:ospf/t:area", namespaces=X)}
+
+
+def test_one_edit_into_lists_under_many_parents_lands_in_each(rfc):
+    with rfc.connect("rfc-2") as client:
+        many = "".join(f"<area><name>a{i}</name><interfaces><interface><name>i0</name></interface>"
+                       "</interfaces></area>" for i in range(20))
+        ok(edit(client, top(f"<protocols><ospf>{many}</ospf></protocols>")))
+        mixed = "".join(
+            f"<area><name>a{i}</name><interfaces>"
+            + ("<interface><name>i0</name></interface>" if i % 2 else
+               f'<interface xc:operation="create"><name>new{i}</name></interface>')
+            + "</interfaces></area>" for i in range(20))
+        ok(edit(client, top(f"<protocols><ospf>{mixed}</ospf></protocols>")))
+        found = areas(client)
+    for i in range(20):
+        assert found[f"a{i}"] == (["i0"] if i % 2 else ["i0", f"new{i}"]), (i, found[f"a{i}"])
+
+
+@pytest.mark.parametrize("body", [
+    f'<ordered xmlns="{T}"><a1>x</a1><b1>y</b1></ordered>',
+    f'<ordered xmlns="{T}"><plain>3</plain><plain>4</plain></ordered>',
+    top('<interface xc:operation="create"><name>z</name></interface>'
+        '<interface xc:operation="delete"><name>z</name></interface>'
+        '<interface xc:operation="create"><name>z</name></interface>'),
+])
+def test_one_edit_touching_a_node_twice_gets_a_proper_answer(rfc, body):
+    with rfc.connect("rfc-1") as client:
+        reply = edit(client, body)
+        errors = rpc_errors(reply)
+        assert reply.find("nc:ok", NS) is not None or errors
+        assert all("internal error" not in (e.get("message") or "") for e in errors)
+
+
+def test_continue_on_error_never_applies_what_it_refused(rfc):
+    with rfc.connect("rfc-1") as client:
+        reply = edit(client, top('<interface xc:operation="create"><name>p</name>'
+                                 '<address xc:operation="delete"><name>x</name></address></interface>'
+                                 "<interface><name>q</name></interface>"),
+                     options="<error-option>continue-on-error</error-option>")
+        assert [e["tag"] for e in rpc_errors(reply)] == ["bad-attribute"]
+        names_now = interface_names(client)
+        assert "p" not in names_now and "q" in names_now
+
+
+def test_commit_by_another_session_while_the_candidate_is_locked(rfc):
+    with rfc.connect("rfc-1") as owner, rfc.connect("rfc-1") as other:
+        ok(owner.rpc("<lock><target><candidate/></target></lock>"))
+        ok(edit(owner, top("<interface><name>unfinished</name></interface>"), target="candidate"))
+        assert one_error(other.rpc("<commit/>"))["tag"] == "in-use"
+        assert "unfinished" not in interface_names(other)
+
+
+def test_wd_default_in_an_edit(rfc):
+    wd = 'xmlns:wd="urn:ietf:params:xml:ns:netconf:default:1.0"'
+    with rfc.connect("rfc-1") as client:
+        ok(edit(client, f'<ordered xmlns="{T}"><plain>custom</plain></ordered>'))
+        err = one_error(edit(client, f'<ordered xmlns="{T}" {wd}><plain wd:default="true">zz</plain>'
+                                     "</ordered>"))
+        assert err["tag"] == "invalid-value"
+        ok(edit(client, f'<ordered xmlns="{T}" {wd}><plain wd:default="true">dflt</plain></ordered>'))
+        assert plain(client, None) == []            # back to its default
+        assert plain(client, "report-all") == [("dflt", None)]
+
+
+def test_with_defaults_respects_the_filter(rfc):
+    with rfc.connect("rfc-1") as client:
+        data = get_config(client, filter_body=top("<users><user><name>fred</name><type/></user></users>"),
+                          extra=f'<with-defaults xmlns="{WD}">report-all</with-defaults>')
+        assert names(data, "t:ordered") == []
+        assert b"urn:netconf-emulator:internal" not in etree.tostring(data)
+
+
+def test_the_memo_ignores_a_message_id_in_a_comment(rfc):
+    with rfc.connect("rfc-1") as client:
+        body = "<get-config><source><running/></source></get-config>"
+        for n in ("7", "8"):
+            client.send(f'<!-- message-id="{n}" --><rpc message-id="7{n}" xmlns="{NC}">{body}</rpc>')
+            assert client.recv_xml().get("message-id") == f"7{n}"
+
+
+def test_large_edits_stay_fast(rfc):
+    with rfc.connect("rfc-2") as client:
+        values = "".join(f"<color>c{i}</color>" for i in range(4000))
+        started = time.monotonic()
+        ok(edit(client, f'<ordered xmlns="{T}">{values}</ordered>'))
+        assert time.monotonic() - started < 10   # (quadratic, this took minutes)

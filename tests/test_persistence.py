@@ -94,3 +94,26 @@ def test_sigkill_in_a_stream_of_commits_loses_nothing_answered(tmp_path, seed):
         assert found in (f"commit-{last}", f"commit-{last + 1}"), (found, last)
     finally:
         assert served.stop() == 0
+
+
+def test_a_confirmed_commit_pending_at_a_restart_is_rolled_back(tmp_path):
+    data = tmp_path / "data"
+    served = Served(data_dir=data)
+    try:
+        with NetconfClient.connect(served.url("core-1")) as client:
+            assert set_description(client, "before")
+            reply = client.rpc(f'<edit-config><target><candidate/></target><config>'
+                               f'<interfaces xmlns="{IF}"><interface><name>eth0</name>'
+                               "<description>unconfirmed</description></interface></interfaces>"
+                               "</config></edit-config>")
+            assert reply.find("nc:ok", NS) is not None
+            reply = client.rpc("<commit><confirmed/><persist>p</persist></commit>")
+            assert reply.find("nc:ok", NS) is not None
+        assert description(served) == "unconfirmed"
+    finally:
+        assert served.stop() == 0
+    served = Served(data_dir=data)
+    try:
+        assert description(served) == "before"   # RFC 6241 8.4.1
+    finally:
+        assert served.stop() == 0

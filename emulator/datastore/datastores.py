@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NAMES = ("running", "candidate", "startup")
+ROLLBACK = "rollback"   # the stored row of a pending confirmed commit's rollback point
 DEFAULT_CONFIRM_TIMEOUT = 600
 REPLY_CACHE_SIZE = 8
 _COMPACT = etree.XMLParser(remove_blank_text=True)
@@ -53,6 +54,26 @@ class _CandidateChanges:
     removed: list[tuple[etree._Element, str]] = field(default_factory=list)
     edits: list[tuple[str, str | None, dict]] = field(default_factory=list)
 
+    def moved_to(self, old: etree._Element, new: etree._Element) -> "_CandidateChanges":
+        """The same changes, as nodes of ``new``, a deep copy of ``old``."""
+        def follow(element: etree._Element) -> etree._Element | None:
+            steps = []
+            while element is not old:
+                parent = element.getparent()
+                if parent is None:
+                    return None            # no longer in the tree
+                steps.append(parent.index(element))
+                element = parent
+            current = new
+            for step in reversed(steps):
+                current = current[step]
+            return current
+
+        touched = [e for e in (follow(t) for t in self.touched) if e is not None]
+        removed = [(p, tag) for p, tag in ((follow(p), tag) for p, tag in self.removed)
+                   if p is not None]
+        return _CandidateChanges(touched, removed, self.edits)
+
 
 class Datastores:
     def __init__(self, device: "Device", storage: Storage | None, scheduler: Any):
@@ -60,6 +81,7 @@ class Datastores:
         self.storage = storage
         self.scheduler = scheduler
         self._trees: dict[str, etree._Element] = {}
+        self._moved: tuple[etree._Element, _CandidateChanges] | None = None
         self.candidate_changes: _CandidateChanges | None = None   # None: candidate == running
         self.locks: dict[str, tuple[int, float]] = {}
         self.pending: PendingCommit | None = None
@@ -75,6 +97,8 @@ class Datastores:
     def tree(self, name: str) -> etree._Element:
         if name == "candidate" and self.candidate_changes is None:
             return self.tree("running")
+        if name == "running" and "running" not in self._trees:
+            self.restore_after_restart()
         tree = self._trees.get(name)
         if tree is None:
             text = self.storage.load(self.device.name, name) if self.storage else None
@@ -84,7 +108,14 @@ class Datastores:
         return tree
 
     def copy(self, name: str) -> etree._Element:
-        return deepcopy(self.tree(name))
+        """A copy to edit. For the candidate, the nodes earlier edits touched are
+        followed into the copy, so that <commit> can check just those."""
+        tree = self.tree(name)
+        copy = deepcopy(tree)
+        if name == "candidate" and self.candidate_changes is not None:
+            # kept aside: they become the candidate's only if this copy does
+            self._moved = (copy, self.candidate_changes.moved_to(tree, copy))
+        return copy
 
     @property
     def candidate_dirty(self) -> bool:
@@ -110,6 +141,25 @@ class Datastores:
 
     # -- writing ------------------------------------------------------------------
 
+    def _persist_rollback(self, tree: etree._Element | None) -> None:
+        """Where a pending confirmed commit would roll back to, kept across restarts
+        (RFC 6241 8.4.1: after a reboot the earlier configuration comes back)."""
+        if self.storage is not None:
+            self.storage.save(self.device.name, {
+                ROLLBACK: None if tree is None else etree.tostring(tree, encoding="unicode")})
+
+    def restore_after_restart(self) -> None:
+        """A confirmed commit was pending when the server stopped: undo it."""
+        if self.storage is None:
+            return
+        text = self.storage.load(self.device.name, ROLLBACK)
+        if text is not None:
+            log.info("%s: a confirmed commit was pending at the last stop; rolled back",
+                     self.device.name)
+            tree = etree.fromstring(text.encode(), _COMPACT)
+            self.storage.save(self.device.name, {"running": text, ROLLBACK: None})
+            self._trees["running"] = tree
+
     def replace_running(self, tree: etree._Element, edits: list, session_id: int | None) -> None:
         """Make ``tree`` (already validated) the running configuration.
 
@@ -125,6 +175,13 @@ class Datastores:
     def replace_candidate(self, tree: etree._Element, touched: list, removed: list,
                           edits: list) -> None:
         changes = self.candidate_changes or _CandidateChanges()
+        if self.candidate_changes is not None:
+            moved = self._moved
+            if moved is not None and moved[0] is tree:
+                changes = moved[1]
+            else:   # a tree not made by copy(): check it whole at commit
+                changes = _CandidateChanges([tree], [], changes.edits)
+        self._moved = None
         changes.touched.extend(touched)
         changes.removed.extend(removed)
         changes.edits.extend(edits)
@@ -137,6 +194,7 @@ class Datastores:
 
     def discard_changes(self) -> None:
         self.candidate_changes = None
+        self._moved = None
         self._trees.pop("candidate", None)
 
     def _notify(self, name: str, changes: list, session_id: int | None) -> None:
@@ -214,6 +272,7 @@ class Datastores:
         of a series of confirmed commits)."""
         event = "start" if self.pending is None else "extend"
         if self.pending is None:
+            self._persist_rollback(rollback)
             self.pending = PendingCommit(rollback=rollback, session_id=session_id,
                                          persist=persist)
         else:
@@ -228,6 +287,7 @@ class Datastores:
     def confirm(self) -> None:
         pending, self.pending = self.pending, None
         if pending is not None:
+            self._persist_rollback(None)
             if pending.timer is not None:
                 pending.timer.cancel()
             self._confirm_event("complete", pending)
@@ -252,8 +312,11 @@ class Datastores:
         if pending.timer is not None:
             pending.timer.cancel()
         log.info("%s: confirmed commit rolled back: %s", self.device.name, why)
-        self.discard_changes()
+        holder = self.locks.get("candidate")
+        if holder is None or holder[0] == pending.session_id:
+            self.discard_changes()   # (another session's locked candidate is its own)
         self.replace_running(pending.rollback, [("replace", None, {})], None)
+        self._persist_rollback(None)
         self._confirm_event(event, pending)
 
 

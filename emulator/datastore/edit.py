@@ -23,8 +23,8 @@ from emulator.schema.validate import instance_path
 YANG_NS = "urn:ietf:params:xml:ns:yang:1"
 OPERATION = f"{{{NC_NS}}}operation"
 INSERT, KEY, VALUE = f"{{{YANG_NS}}}insert", f"{{{YANG_NS}}}key", f"{{{YANG_NS}}}value"
+WD_DEFAULT = "{urn:ietf:params:xml:ns:netconf:default:1.0}default"
 OPERATIONS = ("merge", "replace", "create", "delete", "remove")
-_EDIT_ATTRIBUTES = (OPERATION, INSERT, KEY, VALUE)
 
 
 class _Stop(Exception):
@@ -47,7 +47,10 @@ class _Editor:
         self.default_operation = default_operation
         self.stop_on_error = stop_on_error
         self.result = EditResult()
-        self._indexes: dict[tuple[int, str], dict] = {}
+        # lookups by (parent, tag); the parent is kept so that an id() reused
+        # by a later element can never find another parent's index
+        self._indexes: dict[tuple[int, str], tuple[etree._Element, dict]] = {}
+        self._last: dict[tuple[int, str], tuple[etree._Element, etree._Element]] = {}
 
     # -- errors ---------------------------------------------------------------
 
@@ -113,8 +116,20 @@ class _Editor:
         existing = self.find(item, target_parent, node)
         if existing is False:
             return  # a key was missing, reported
-        self.check_insert_attributes(item, node)
+        if not self.check_insert_attributes(item, node):
+            return
         name = node.name
+        if item.get(WD_DEFAULT) in ("true", "1") and node.keyword == "leaf" and \
+                operation in ("merge", "replace", "create"):
+            # RFC 6243 4.5: a leaf tagged as default asks for the default
+            if not node.default or (item.text or "").strip() != node.default[0].strip():
+                self.fail("invalid-value", f"{name} is tagged wd:default but {item.text!r} is "
+                          "not its default", item, self.config_root)
+                return
+            if existing is not None:
+                self.remove(existing, target_parent)
+                self.result.changes.append(("remove", item))
+            return
         if operation in ("delete", "remove"):
             if existing is None:
                 if operation == "delete":
@@ -128,11 +143,13 @@ class _Editor:
                 self.fail("data-exists", f"{name} already exists, so it cannot be created",
                           item, self.config_root)
                 return
-            self.check_nested(item, "create")
+            if not self.check_nested(item, "create"):
+                return
             self.insert(self.clean_copy(item), target_parent, node, item)
             self.result.changes.append(("create", item))
         elif operation == "replace":
-            self.check_nested(item, "replace")
+            if not self.check_nested(item, "replace"):
+                return
             copy = self.clean_copy(item)
             if existing is not None and item.get(INSERT) is None:
                 target_parent.replace(existing, copy)   # in place: the order stays
@@ -214,31 +231,33 @@ class _Editor:
                 key.append(_norm(value.text, key_node))
             return self.index(target_parent, node).get(tuple(key))
         if keyword == "leaf-list":
-            wanted = _norm(item.text, node)
-            for existing in target_parent.iterfind(item.tag):
-                if _norm(existing.text, node) == wanted:
-                    return existing
-            return None
+            return self.index(target_parent, node).get((_norm(item.text, node),))
         return target_parent.find(item.tag)
 
+    def _key(self, element: etree._Element, node: SchemaNode) -> tuple:
+        if node.keyword == "leaf-list":
+            return (_norm(element.text, node),)
+        return tuple(_norm(element.findtext(tag), key_node) for tag, key_node in node.key_nodes)
+
     def index(self, target_parent: etree._Element, node: SchemaNode) -> dict:
-        key = (id(target_parent), node.tag)
-        index = self._indexes.get(key)
-        if index is None:
-            index = self._indexes[key] = {
-                tuple(_norm(entry.findtext(tag), key_node) for tag, key_node in node.key_nodes): entry
-                for entry in target_parent.iterfind(node.tag)}
+        """List entries (by key) or leaf-list entries (by value) of one parent."""
+        found = self._indexes.get((id(target_parent), node.tag))
+        if found is not None and found[0] is target_parent:
+            return found[1]
+        index = {self._key(entry, node): entry for entry in target_parent.iterfind(node.tag)}
+        self._indexes[(id(target_parent), node.tag)] = (target_parent, index)
         return index
 
     def _index_update(self, target_parent: etree._Element, node: SchemaNode,
                       element: etree._Element, present: bool) -> None:
-        index = self._indexes.get((id(target_parent), node.tag))
-        if index is not None and node.keyword == "list":
-            key = tuple(_norm(element.findtext(tag), key_node) for tag, key_node in node.key_nodes)
+        if node.keyword not in ("list", "leaf-list"):
+            return
+        found = self._indexes.get((id(target_parent), node.tag))
+        if found is not None and found[0] is target_parent:
             if present:
-                index[key] = element
+                found[1][self._key(element, node)] = element
             else:
-                index.pop(key, None)
+                found[1].pop(self._key(element, node), None)
 
     def remove(self, existing: etree._Element, target_parent: etree._Element,
                replaced: bool = False) -> None:
@@ -255,8 +274,10 @@ class _Editor:
 
     def insert(self, element: etree._Element, target_parent: etree._Element, node: SchemaNode,
                item: etree._Element) -> None:
-        self.clear_other_cases(target_parent, node)
         anchor = self.anchor(target_parent, node, item) if node.user_ordered else None
+        if anchor is False:
+            return   # a bad insert, reported: nothing is added
+        self.clear_other_cases(target_parent, node)
         if anchor is not None:
             where, reference = anchor
             if where == "first":
@@ -278,18 +299,28 @@ class _Editor:
 
     def _append_after_siblings(self, element: etree._Element, target_parent: etree._Element,
                                node: SchemaNode) -> None:
-        siblings = target_parent.findall(node.tag)
-        if siblings:
-            siblings[-1].addnext(element)
+        """After the last sibling of the same kind (remembered: many inserts into one
+        parent would otherwise search its children each time)."""
+        key = (id(target_parent), node.tag)
+        remembered = self._last.get(key)
+        last = remembered[1] if remembered is not None and remembered[0] is target_parent \
+            and remembered[1].getparent() is target_parent and remembered[1].getnext() is None \
+            else None
+        if last is None:
+            siblings = target_parent.findall(node.tag)
+            last = siblings[-1] if siblings else None
+        if last is not None:
+            last.addnext(element)
         else:
             target_parent.append(element)
+        self._last[key] = (target_parent, element)
 
     def move(self, existing: etree._Element, target_parent: etree._Element, node: SchemaNode,
              item: etree._Element) -> None:
         if not node.user_ordered:
             return
         anchor = self.anchor(target_parent, node, item, moving=existing)
-        if anchor is None:
+        if not anchor:
             return
         target_parent.remove(existing)
         where, reference = anchor
@@ -304,15 +335,21 @@ class _Editor:
             reference.addnext(existing)
         self.result.touched.append(existing)
 
-    def check_insert_attributes(self, item: etree._Element, node: SchemaNode) -> None:
-        if item.get(INSERT) is not None and not node.user_ordered:
+    def check_insert_attributes(self, item: etree._Element, node: SchemaNode) -> bool:
+        if item.get(INSERT) is None:
+            return True
+        if not node.user_ordered:
             # RFC 7950 8.3.1: insert on anything but an ordered-by user list
             self.fail("unknown-attribute", f"{node.name} is not ordered by the user; 'insert' "
                       "does not apply", item, self.config_root, type_="protocol",
                       info=[("bad-attribute", "insert"), ("bad-element", node.name)])
+            return False
+        return True   # (the anchor is checked where the entry is placed)
 
     def anchor(self, target_parent: etree._Element, node: SchemaNode, item: etree._Element,
-               moving: etree._Element | None = None) -> tuple[str, etree._Element | None] | None:
+               moving: etree._Element | None = None) \
+            -> tuple[str, etree._Element | None] | None | bool:
+        """Where an insert goes: None without insert, False when it is wrong (reported)."""
         where = item.get(INSERT)
         if where is None:
             return None
@@ -322,7 +359,7 @@ class _Editor:
             self.fail("bad-attribute", f"insert {where!r} is not first, last, before or after",
                       item, self.config_root, type_="protocol",
                       info=[("bad-attribute", "insert"), ("bad-element", node.name)])
-            return None
+            return False
         attribute = KEY if node.keyword == "list" else VALUE
         reference_text = item.get(attribute)
         if reference_text is None:
@@ -330,7 +367,7 @@ class _Editor:
                       "attribute", item, self.config_root, type_="protocol",
                       info=[("bad-attribute", attribute[len(YANG_NS) + 2:]),
                             ("bad-element", node.name)])
-            return None
+            return False
         reference = self.reference(target_parent, node, item, reference_text)
         if reference is None or reference is moving:
             self.fail("bad-attribute", f"the entry that {attribute[len(YANG_NS) + 2:]}="
@@ -338,16 +375,13 @@ class _Editor:
                       type_="protocol", app_tag="missing-instance",
                       info=[("bad-attribute", attribute[len(YANG_NS) + 2:]),
                             ("bad-element", node.name)])
-            return None
+            return False
         return where, reference
 
     def reference(self, target_parent: etree._Element, node: SchemaNode, item: etree._Element,
                   text: str) -> etree._Element | None:
         if node.keyword == "leaf-list":
-            for existing in target_parent.iterfind(node.tag):
-                if _norm(existing.text, node) == _norm(text, node):
-                    return existing
-            return None
+            return self.index(target_parent, node).get((_norm(text, node),))
         # key="[k1='a'][k2='b']" with prefixes in scope on the element
         wanted: dict[str, str] = {}
         for prefix_name, value in _predicates(text):
@@ -375,23 +409,26 @@ class _Editor:
                     self.remove(sibling, target_parent)
                     break
 
-    def check_nested(self, item: etree._Element, operation: str) -> None:
+    def check_nested(self, item: etree._Element, operation: str) -> bool:
+        clean = True
         for descendant in item.iterdescendants():
             nested = descendant.get(OPERATION) if type(descendant.tag) is str else None
             if nested is not None and nested != operation:
+                clean = False
                 self.fail("bad-attribute", f"operation {nested!r} inside a {operation!r} subtree",
                           descendant, self.config_root, type_="protocol",
                           info=[("bad-attribute", "operation"),
                                 ("bad-element", etree.QName(descendant).localname)])
+        return clean
 
     @staticmethod
     def clean_copy(item: etree._Element) -> etree._Element:
+        """What is stored of a config element: its data, without any attribute
+        (operation, insert, wd:default and the like are instructions, not data)."""
         copy = deepcopy(item)
         for element in copy.iter():
-            if type(element.tag) is str:
-                for name in _EDIT_ATTRIBUTES:
-                    if name in element.attrib:
-                        del element.attrib[name]
+            if type(element.tag) is str and element.attrib:
+                element.attrib.clear()
         copy.tail = None
         return copy
 

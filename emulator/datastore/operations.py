@@ -100,9 +100,8 @@ def _datastores(rpc: Rpc) -> Datastores:
 
 # -- reading ----------------------------------------------------------------------------
 
-def apply_with_defaults(rpc: Rpc, data: etree._Element, mode: str | None,
-                        config_only: bool) -> None:
-    """RFC 6243 on a ``<data>`` tree, in place; the basic mode is explicit."""
+def with_defaults(rpc: Rpc, data: etree._Element, mode: str | None, config_only: bool) -> None:
+    """RFC 6243 on a ``<data>`` tree of our own, in place; the basic mode is explicit."""
     if mode in (None, "explicit"):
         return
     schema = rpc.device.profile.schema
@@ -115,30 +114,34 @@ def apply_with_defaults(rpc: Rpc, data: etree._Element, mode: str | None,
         return
     run = Validation(schema, data, config_only)
     run.add_defaults(data, schema.root)
-    marked = set(run.defaults)
-    for element in run.defaults:
-        for item in element.iter():
-            item.attrib.pop("{urn:netconf-emulator:internal}default", None)
     if mode == "report-all-tagged":
+        added = set(run.defaults)
         tag = f"{{{WD_ATTR_NS}}}default"
         for element in data.iter():
             if type(element.tag) is not str:
                 continue
             node = schema.node_for(element)
-            is_default = element in marked or (
-                node is not None and node.keyword == "leaf" and node.default
-                and (element.text or "").strip() == node.default[0].strip())
-            if is_default and node is not None and node.keyword == "leaf":
+            if node is not None and node.keyword == "leaf" and (element in added or (
+                    node.default and (element.text or "").strip() == node.default[0].strip())):
                 element.set(tag, "true")
-        etree.cleanup_namespaces(data, top_nsmap={"wd": WD_ATTR_NS})
+        # declare wd: once at the top (keeping every other prefix: identityref
+        # values use prefixes in their text, which lxml cannot see)
+        prefixes = {p for e in data.iter() if type(e.tag) is str for p in e.nsmap if p}
+        etree.cleanup_namespaces(data, top_nsmap={"wd": WD_ATTR_NS},
+                                 keep_ns_prefixes=sorted(prefixes - {"wd"}))
 
 
 def _data_reply(rpc: Rpc, tree: etree._Element, config_only: bool,
                 owned: bool = False) -> etree._Element:
-    """The ``<data>`` of a reply: what the filter selects of ``tree`` (which is
-    only read, unless ``owned``), with the defaults the client asked for."""
+    """The ``<data>`` of a reply: ``tree`` (only read, unless ``owned``) with the
+    defaults the client asked for, then what the filter selects of it."""
     mode = _with_defaults(rpc)
     filter_element = rpc.param("filter")
+    if mode not in (None, "explicit"):
+        if not owned:
+            tree = deepcopy(tree)
+        with_defaults(rpc, tree, mode, config_only)
+        owned = True
     if filter_element is not None:
         data = filters.apply(tree, filter_element, rpc.path("filter"))
     elif owned:
@@ -148,7 +151,6 @@ def _data_reply(rpc: Rpc, tree: etree._Element, config_only: bool,
         for child in tree:
             data.append(deepcopy(child))
     data.tag = qn("data")
-    apply_with_defaults(rpc, data, mode, config_only)
     return data
 
 
@@ -333,6 +335,8 @@ def commit(rpc: Rpc) -> None:
         raise RpcError("invalid-value", "protocol", "no confirmed commit is pending for that "
                        "persist-id", path=rpc.path("persist-id"), path_ns=rpc.path_ns)
     stores.check_writable("running", session.id, rpc.path(), rpc.path_ns)
+    # (committing the candidate publishes it: not while another session holds it)
+    stores.check_writable("candidate", session.id, rpc.path(), rpc.path_ns)
     raise_all(stores.check_candidate())
     before = stores.tree("running")
     if stores.candidate_dirty:

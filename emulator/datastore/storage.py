@@ -110,7 +110,7 @@ class Storage:
 
     def forget(self, device: str) -> None:
         """Back to the fixtures (a device reset)."""
-        self.save(device, {"running": None, "startup": None, "candidate": None})
+        self.save(device, {"running": None, "startup": None, "candidate": None, "rollback": None})
 
     def close(self) -> None:
         self.flush()

@@ -52,7 +52,10 @@ def _memo_key(data: str) -> tuple[str | None, str]:
         if start < 0:
             return None, ""
         start += 2
-    if ">" in data[start:match.start()]:
+    before = data[start:match.start()]
+    # inside the first start tag: one '<' (the tag's), no '>' (a comment or
+    # instruction before the root element has both)
+    if ">" in before or before.count("<") != 1:
         return None, ""
     value = match.group(1) if match.group(1) is not None else match.group(2)
     return data[:match.start()] + data[match.end():], value

@@ -24,7 +24,6 @@ from emulator.schema.xpath import instance
 
 YANG_NS = "urn:ietf:params:xml:ns:yang:1"
 MAX_ERRORS = 50
-_DEFAULT_MARK = "{urn:netconf-emulator:internal}default"
 
 
 class _TooMany(Exception):
@@ -357,7 +356,6 @@ class Validation:
                         self.defaults.append(element)
             elif node.keyword == "container" and not node.presence and has_defaults(node):
                 container = etree.SubElement(parent, node.tag)
-                container.set(_DEFAULT_MARK, "1")
                 self.defaults.append(container)
                 self.add_missing_defaults(container, node, {})
 
@@ -527,12 +525,7 @@ def make_default(parent: etree._Element, node: SchemaNode, value: str) -> etree.
     element = etree.SubElement(parent, node.tag, nsmap={k: v for k, v in node.default_nsmap.items()
                                                          if k is not None})
     element.text = value
-    element.set(_DEFAULT_MARK, "1")
     return element
-
-
-def is_default(element: etree._Element) -> bool:
-    return element.get(_DEFAULT_MARK) is not None
 
 
 def validate(schema: Schema, root: etree._Element, *, config: bool = True,
@@ -581,7 +574,7 @@ def validate_change(schema: Schema, root: etree._Element, touched: Iterable[etre
         names: set[str] = set()
         parents: dict[int, etree._Element] = {}
         # (elements a later edit removed again are no longer in the tree)
-        live = [t for t in touched if t is not None and t.getroottree().getroot() is root]
+        live = [t for t in touched if t is not None and _in_tree(t, root)]
         for element in _outermost(live):
             if element is root:
                 return validate(schema, root, config=config)
@@ -609,7 +602,7 @@ def validate_change(schema: Schema, root: etree._Element, touched: Iterable[etre
                     names.add(item.tag.rpartition("}")[2])
         for parent, tag in removed:
             names.add(tag.rpartition("}")[2])
-            if parent.getroottree().getroot() is root:
+            if _in_tree(parent, root):
                 parents[id(parent)] = parent
         for parent in parents.values():
             parent_node = schema.root if parent is root else schema.node_for(parent)
@@ -638,6 +631,15 @@ def validate_change(schema: Schema, root: etree._Element, touched: Iterable[etre
     finally:
         run.remove_defaults()
     return run.errors
+
+
+def _in_tree(element: etree._Element, root: etree._Element) -> bool:
+    """Is ``element`` (still) under ``root``? (A removed element keeps its document.)"""
+    while element is not None:
+        if element is root:
+            return True
+        element = element.getparent()
+    return False
 
 
 def _seen(parent: etree._Element, schema_node: SchemaNode) -> dict[SchemaNode, list[etree._Element]]:
