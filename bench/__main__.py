@@ -8,6 +8,7 @@ BENCHMARKS = {
     "startup": "bench.startup",
     "validation": "bench.validation",
     "netconf": "bench.netconf",
+    "notify": "bench.notify",
 }
 
 

@@ -110,6 +110,7 @@ class OperationalState:
         self.device_index = device_index
         self.boot_time = clock()
         self.seed = seed_state
+        self._seed_index: dict[str, etree._Element] | None = None
         self.links: dict[str, Link] = {}
         self.alarms: dict[str, Alarm] = {}       # by resource (one alarm type: link-alarm)
         self.alarms_changed = self.boot_time
@@ -155,10 +156,11 @@ class OperationalState:
                 del self.links[name]
 
     def _seeded(self, name: str) -> etree._Element | None:
-        for interface in self.seed.iterfind(f"{{{IF_NS}}}interfaces/{{{IF_NS}}}interface"):
-            if interface.findtext(f"{{{IF_NS}}}name") == name:
-                return interface
-        return None
+        if self._seed_index is None:
+            self._seed_index = {
+                interface.findtext(f"{{{IF_NS}}}name"): interface
+                for interface in self.seed.iterfind(f"{{{IF_NS}}}interfaces/{{{IF_NS}}}interface")}
+        return self._seed_index.get(name)
 
     def mac(self, if_index: int) -> str:
         value = (0x02_00_5E_00_00_00 | (self.device_index & 0xFFFF) << 8 | if_index & 0xFF)

@@ -32,3 +32,10 @@ def test_netconf_benchmark_runs():
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     assert "<get-config>" in result.stdout and "<commit>" in result.stdout
+
+
+def test_notify_benchmark_runs():
+    result = subprocess.run([sys.executable, "-m", "bench", "notify", "--devices", "5"],
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "5/5" in result.stdout

@@ -117,3 +117,33 @@ def test_a_confirmed_commit_pending_at_a_restart_is_rolled_back(tmp_path):
         assert description(served) == "before"   # RFC 6241 8.4.1
     finally:
         assert served.stop() == 0
+
+
+def test_the_replay_log_is_kept_across_restarts(tmp_path):
+    import json
+    import urllib.request
+    from datetime import datetime, timedelta, timezone
+
+    data = tmp_path / "data"
+    served = Served(data_dir=data)
+    since = (datetime.now(timezone.utc) - timedelta(seconds=5)).isoformat().replace("+00:00", "Z")
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{served.port}/api/devices/core-1/events",
+            data=json.dumps({"event": "link-down", "interface": "eth1"}).encode(), method="POST")
+        urllib.request.urlopen(request, timeout=10).read()
+    finally:
+        assert served.stop() == 0
+    served = Served(data_dir=data)
+    try:
+        nce = "urn:ietf:params:xml:ns:netconf:notification:1.0"
+        with NetconfClient.connect(served.url("core-1")) as client:
+            reply = client.rpc(f'<create-subscription xmlns="{nce}"><startTime>{since}</startTime>'
+                               "</create-subscription>")
+            assert reply.find("nc:ok", NS) is not None
+            texts = []
+            while not texts or "replayComplete" not in texts[-1]:
+                texts.append(client.recv())
+        assert any("<link-down" in t and "<if-name>eth1</if-name>" in t for t in texts)
+    finally:
+        assert served.stop() == 0

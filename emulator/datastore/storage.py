@@ -38,12 +38,21 @@ class Storage:
         if not self.db.table("logs").exists():
             self.db.table("logs").create({"device": str, "created": float}, pk="device")
         self._pending: list[tuple[str, int, float, str, int, float]] = []
+        self._new_logs: list[tuple[str, float]] = []
+        # read once: a device's first event then costs no query
+        self._logs = dict(self.db.execute("SELECT device, created FROM logs").fetchall())
+        self._with_events = {row[0] for row in
+                             self.db.execute("SELECT DISTINCT device FROM events").fetchall()}
+        self._with_rows = {row[0] for row in
+                           self.db.execute("SELECT DISTINCT device FROM datastores").fetchall()}
 
     @classmethod
     def in_dir(cls, data_dir: Path) -> "Storage":
         return cls(data_dir / FILE_NAME)
 
     def load(self, device: str, name: str) -> str | None:
+        if device not in self._with_rows:
+            return None   # never changed: it reads its fixture
         row = self.db.execute("SELECT xml FROM datastores WHERE device = ? AND name = ?",
                               [device, name]).fetchone()
         return row[0] if row else None
@@ -51,6 +60,7 @@ class Storage:
     def save(self, device: str, datastores: dict[str, str | None]) -> None:
         """Write (or, with None, forget) several datastores of a device at once."""
         now = time.time()
+        self._with_rows.add(device)
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -69,14 +79,16 @@ class Storage:
     # -- event logs (written behind: see flush) ----------------------------------------
 
     def log_created(self, device: str, now: float) -> float:
-        row = self.db.execute("SELECT created FROM logs WHERE device = ?", [device]).fetchone()
-        if row:
-            return row[0]
-        self.db.execute("INSERT INTO logs (device, created) VALUES (?, ?)", [device, now])
-        return now
+        created = self._logs.get(device)
+        if created is None:
+            created = self._logs[device] = now
+            self._new_logs.append((device, now))
+        return created
 
     def load_events(self, device: str) -> list[tuple[int, float, str]]:
-        self.flush()
+        """A device's logged events (from an earlier run: this run's are in memory)."""
+        if device not in self._with_events:
+            return []
         return self.db.execute("SELECT seq, time, xml FROM events WHERE device = ? ORDER BY seq",
                                [device]).fetchall()
 
@@ -89,12 +101,14 @@ class Storage:
             self.flush()
 
     def flush(self) -> None:
-        if not self._pending:
+        if not self._pending and not self._new_logs:
             return
         pending, self._pending = self._pending, []
+        new_logs, self._new_logs = self._new_logs, []
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            conn.executemany("INSERT OR IGNORE INTO logs (device, created) VALUES (?, ?)", new_logs)
             conn.executemany("INSERT OR REPLACE INTO events (device, seq, time, xml) "
                              "VALUES (?, ?, ?, ?)", [p[:4] for p in pending])
             bounds = {}
