@@ -107,6 +107,9 @@ def test_port_in_use_is_a_one_line_error(tmp_path):
     (["serve", "--max-message-size", "lots"], "'lots' is not a size"),
     (["serve", "--tls-cert", "/no/such.pem"], "no such file: /no/such.pem"),
     (["serve", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["serve", "--replay-size", "0", "--port", "0"], "--replay-size must be at least 1"),
+    (["serve", "--notification-queue", "0", "--port", "0"], "--notification-queue must be at least 1"),
+    (["serve", "--replay-age", "-3"], "'-3' is not a number of seconds"),
     ([], "choose a command"),
 ])
 def test_bad_arguments_are_one_line_errors(args, message):
