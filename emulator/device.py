@@ -172,37 +172,46 @@ class Device:
         self.publish(events.confirmed_commit(confirm_event, pending.username or "unknown",
                                              session_id, pending.source_host, timeout))
 
-    def raise_event(self, name: str, parameters: dict[str, Any]) -> dict[str, Any]:
-        """An event of the device model (see events.CATALOGUE); raises EventError."""
+    def check_event(self, name: str, parameters: dict[str, Any]) -> None:
+        """Refuse (EventError) an event this device cannot raise; changes nothing."""
         if name not in events.CATALOGUE:
             raise EventError(400, f"no event {name!r} (events: {', '.join(events.CATALOGUE)})")
         for parameter in events.CATALOGUE[name]:
             if not isinstance(parameters.get(parameter), str) or not parameters[parameter]:
                 raise EventError(400, f"event {name!r} needs {parameter!r}: "
                                       f"{events.CATALOGUE[name][parameter]}")
-        interface = parameters["interface"]
         state = self.operational()
         state.sync(self.running())
+        if state.link(parameters["interface"]) is None:
+            raise EventError(404, f"{self.name} has no interface {parameters['interface']!r} "
+                                  f"(it has {', '.join(state.links)})")
+
+    def raise_event(self, name: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        """An event of the device model (see events.CATALOGUE); raises EventError."""
+        self.check_event(name, parameters)
+        interface = parameters["interface"]
+        state = self.operational()
         link = state.link(interface)
-        if link is None:
-            raise EventError(404, f"{self.name} has no interface {interface!r} (it has "
-                                  f"{', '.join(state.links)})")
-        up = name == "link-up"
-        changed = state.set_link(interface, up)
         admin_up = self._admin_up(interface)
-        now = self.scheduler.time()
+        up = name == "link-up"
+        was = link.oper_up and admin_up
+        state.set_link(interface, up)
+        now_up = up and admin_up
+        changed = was != now_up   # what the interface's oper-status shows
         if changed:
-            self.publish(events.link(name, interface, link.if_index, admin_up, up and admin_up))
-            if self.profile.schema.modules.get("ietf-alarms", None) is not None and \
-                    self.profile.schema.modules["ietf-alarms"].implemented:
-                resource = events.interface_resource(interface)
-                alarm = state.set_alarm(resource, raised=not up,
+            now = self.scheduler.time()
+            self.publish(events.link(name, interface, link.if_index, admin_up, now_up))
+            alarms = self.profile.schema.modules.get("ietf-alarms")
+            resource = events.interface_resource(interface)
+            if alarms is not None and alarms.implemented and \
+                    (not now_up or resource in state.alarms):
+                alarm = state.set_alarm(resource, raised=not now_up,
                                         text=f"link of {interface} is down", now=now)
                 self.publish(events.alarm_notification(
-                    resource, operational_time(now), "cleared" if up else alarm.severity,
+                    resource, operational_time(now), "cleared" if now_up else alarm.severity,
                     alarm.text))
         return {"device": self.name, "event": name, "interface": interface,
-                "changed": changed, "oper-status": "up" if up and admin_up else "down"}
+                "changed": changed, "oper-status": "up" if now_up else "down"}
 
     def _admin_up(self, interface: str) -> bool:
         for entry in self.running().iterfind(f"{{{IF_NS}}}interfaces/{{{IF_NS}}}interface"):

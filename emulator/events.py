@@ -76,7 +76,8 @@ def config_change(datastore: str, edits: list, session: "Session | None") -> etr
 def confirmed_commit(confirm_event: str, username: str, session_id: int,
                      source_host: str | None, timeout: int | None) -> etree._Element:
     event = etree.Element(f"{{{NCN}}}netconf-confirmed-commit", nsmap={None: NCN})
-    _session_parameters(event, username, session_id, source_host)
+    if confirm_event != "timeout":   # (when "confirm-event != 'timeout'" in the module)
+        _session_parameters(event, username, session_id, source_host)
     _leaf(event, NCN, "confirm-event", confirm_event)
     if timeout is not None and confirm_event in ("start", "extend"):
         _leaf(event, NCN, "timeout", timeout)

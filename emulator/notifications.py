@@ -11,6 +11,7 @@ Everything here is sans-IO: times come from the device's scheduler.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from emulator.netconf.xml import NC_NS
 if TYPE_CHECKING:
     from emulator.datastore.storage import Storage
     from emulator.netconf.session import Session
+
+log = logging.getLogger(__name__)
 
 NOTIFICATION_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
 NETMOD_NOTIFICATION_NS = "urn:ietf:params:xml:ns:netmod:notification"
@@ -84,6 +87,8 @@ class EventLog:
         self.created = clock()
         self._last_time = 0.0
         self._seq = 0
+        self._queue: deque[Event] = deque()
+        self._delivering = False
         if storage is not None:
             self.created = storage.log_created(device_name, self.created)
             for seq, moment, xml in storage.load_events(device_name):
@@ -93,9 +98,15 @@ class EventLog:
                 self._last_time = self.events[-1].time
             self._trim()
 
+    def now(self) -> float:
+        """The time of the next event: whole microseconds (as eventTime shows them),
+        never earlier than the last one."""
+        moment = max(round(self.clock(), 6), round(self._last_time + 1e-6, 6))
+        self._last_time = moment
+        return moment
+
     def publish(self, element: etree._Element) -> Event:
-        now = max(self.clock(), self._last_time + 1e-6)   # never backwards
-        self._last_time = now
+        now = self.now()
         self._seq += 1
         event = Event(self._seq, now, etree.tostring(element, encoding="unicode"))
         self.events.append(event)
@@ -103,8 +114,18 @@ class EventLog:
         if self.storage is not None:
             self.storage.add_event(self.device_name, event.seq, event.time, event.xml,
                                    keep=self.size, since=now - self.age)
-        for subscription in list(self.subscribers):
-            subscription.offer(event)
+        # An event published while another is being delivered (a session that
+        # ends during a delivery announces it) waits for its turn: order holds.
+        self._queue.append(event)
+        if not self._delivering:
+            self._delivering = True
+            try:
+                while self._queue:
+                    queued = self._queue.popleft()
+                    for subscription in list(self.subscribers):
+                        subscription.offer(queued)
+            finally:
+                self._delivering = False
         return event
 
     def _trim(self) -> None:
@@ -135,7 +156,7 @@ class Subscription:
         if self.start is not None:
             for event in self.log.since(self.start, self.stop):
                 self.offer(event)
-            self.session.send_notification(_complete("replayComplete", self.log.clock()))
+            self.session.send_notification(_complete("replayComplete", self.log.now()))
         now = self.log.clock()
         if self.stop is not None:
             if self.stop <= now:
@@ -146,27 +167,30 @@ class Subscription:
     def offer(self, event: Event) -> None:
         if self.ended or (self.stop is not None and event.time > self.stop):
             return
-        text = self.filtered(event)
-        if text is not None:
+        try:
+            wanted = self.wants(event)
+        except Exception:   # a filter that cannot be evaluated ends its own subscription only
+            log.warning("session %s: its notification filter failed; subscription ended",
+                        self.session.id, exc_info=True)
+            self.cancel()
+            return
+        if wanted:
             self.delivered += 1
-            self.session.send_notification(text)
+            self.session.send_notification(event.envelope())
 
-    def filtered(self, event: Event) -> str | None:
+    def wants(self, event: Event) -> bool:
+        """Does the filter select anything of the event? (Then the whole event goes:
+        RFC 5277's filter chooses events; a part of one would not be valid.)"""
         if self.filter_element is None:
-            return event.envelope()
+            return True
         wrapper = etree.fromstring(f'<data xmlns="{NC_NS}">{event.xml}</data>')
-        selected = filters.apply(wrapper, self.filter_element, "/nc:rpc/ncEvent:create-subscription")
-        if len(selected) == 0:
-            return None
-        content = "".join(etree.tostring(child, encoding="unicode") for child in selected)
-        return (f'<notification xmlns="{NOTIFICATION_NS}"><eventTime>{event_time(event.time)}'
-                f"</eventTime>{content}</notification>")
+        return len(filters.apply(wrapper, self.filter_element, "/nc:rpc/create-subscription")) > 0
 
     def finish(self) -> None:
         """stopTime reached: <notificationComplete> and the end of the subscription."""
         if self.ended:
             return
-        self.session.send_notification(_complete("notificationComplete", self.log.clock()))
+        self.session.send_notification(_complete("notificationComplete", self.log.now()))
         self.cancel()
 
     def cancel(self) -> None:
@@ -228,6 +252,8 @@ def create_subscription(rpc: Rpc) -> None:
                        path=rpc.path("stopTime"), path_ns=rpc.path_ns,
                        info=[("bad-element", "stopTime")])
     filter_element = rpc.param("filter", NOTIFICATION_NS)
+    if filter_element is None:
+        filter_element = rpc.param("filter")   # (some clients put it in the base namespace)
     if filter_element is not None:
         # checked now, so that a bad filter is refused rather than silently matching nothing
         probe = etree.fromstring(f'<data xmlns="{NC_NS}"/>')

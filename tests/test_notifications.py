@@ -16,6 +16,7 @@ import pytest
 from lxml import etree
 
 from emulator.fleet import load_fleet
+from emulator.notifications import event_time
 from emulator.scheduler import ManualScheduler
 from tests.client import NC, NS, rpc_errors
 
@@ -132,8 +133,14 @@ def test_fleet_wide_events(make_server):
         {"event": "link-down", "interface": "eth0", "devices": ["core-1", "edge-01"]}).encode())
     assert status == 200 and answer == {"raised": 2, "changed": 2}
     status, answer = running.api("/api/events", method="POST", body=json.dumps(
-        {"event": "link-down", "interface": "eth0", "devices": ["core-1", "nope"]}).encode())
+        {"event": "link-up", "interface": "eth0", "devices": ["core-1", "nope"]}).encode())
     assert status == 404
+    status, answer = running.api("/api/events", method="POST", body=json.dumps(
+        {"event": "link-up", "interface": "eth1"}).encode())    # the switches have no eth1
+    assert status == 404 and "access-01" in answer["error"]
+    # all or nothing: core-1's eth0 is still down
+    assert running.call(lambda: running.emulator.fleet.get("core-1").operational()
+                        .link("eth0").oper_up) is False
 
 
 # -- create-subscription and its errors (RFC 5277 2.1.1) -------------------------------------
@@ -179,6 +186,10 @@ def test_interleave_rpcs_while_subscribed(make_server):
             else:
                 seen.append(message)
         assert reply.get("message-id") == "x" and reply.find("nc:data", NS) is not None
+        kinds = [etree.QName(content(m)).localname for m in seen]
+        if "link-down" not in kinds:   # (it may also come after the reply)
+            kinds.append(etree.QName(content(next_notification(client))).localname)
+        assert "link-down" in kinds
 
 
 # -- replay --------------------------------------------------------------------------------------
@@ -230,6 +241,7 @@ def test_stop_time_in_the_future_ends_the_subscription_then(server):
         while not kinds or kinds[-1] != "notificationComplete":
             kinds.append(etree.QName(content(next_notification(client, timeout=5))).localname)
         assert "replayComplete" in kinds
+        assert datetime.now(timezone.utc) >= stop   # not before its time
 
 
 # -- filters ---------------------------------------------------------------------------------------
@@ -298,6 +310,7 @@ def test_confirmed_commit_events(make_server):
         ok(client.rpc("<commit><confirmed/><confirm-timeout>1</confirm-timeout></commit>"))
         assert _confirm_event(client) == ("extend", "1")
         assert _confirm_event(client, timeout=5) == ("timeout", None)
+        assert client.last_event.find("ncn:session-id", X) is None   # none for a timeout
 
 
 def _confirm_event(client, timeout: float = 10) -> tuple[str, str | None]:
@@ -305,6 +318,7 @@ def _confirm_event(client, timeout: float = 10) -> tuple[str, str | None]:
         message = client.recv_xml(timeout)
         if message.tag == f"{{{NCE}}}notification":
             event = content(message)
+            client.last_event = event
             return (event.findtext("ncn:confirm-event", namespaces=X),
                     event.findtext("ncn:timeout", namespaces=X))
 
@@ -432,5 +446,105 @@ def test_an_overflowing_session_is_ended_and_counted():
     session.receive(f'<rpc message-id="1" xmlns="{NC}"><create-subscription xmlns="{NCE}"/></rpc>')
     assert 'message-id="1"' in transport.sent[-1] and "<ok/>" in transport.sent[-1]
     device.raise_event("link-down", {"interface": "eth0"})
-    assert session.closed and "notification queue overflow" in transport.closed.detail
     assert device.stats["notification-overflows"] == 1
+    device.scheduler.advance(0)   # it is let go just after the delivery
+    assert session.closed and "notification queue overflow" in transport.closed.detail
+
+
+class Collecting:
+    def __init__(self, room: int = 10**9):
+        self.sent: list[str] = []
+        self.room = room
+        self.closed = None
+
+    def send(self, text: str) -> None:
+        self.sent.append(text)
+
+    def send_notification(self, text: str) -> bool:
+        if self.room <= 0:
+            return False
+        self.room -= 1
+        self.sent.append(text)
+        return True
+
+    def disconnect(self, termination) -> None:
+        self.closed = termination
+
+
+def subscribed(device, transport, body: str = ""):
+    session = device.open_session(transport, "u", "127.0.0.1")
+    session.start()
+    session.receive(f'<hello xmlns="{NC}"><capabilities><capability>'
+                    "urn:ietf:params:netconf:base:1.1</capability></capabilities></hello>")
+    session.receive(f'<rpc message-id="1" xmlns="{NC}"><create-subscription xmlns="{NCE}">{body}'
+                    "</create-subscription></rpc>")
+    assert any(t.startswith("<rpc-reply") and "<ok/>" in t for t in transport.sent)
+    return session
+
+
+def notes(transport) -> list[str]:
+    return [etree.QName(content(etree.fromstring(t))).localname for t in transport.sent
+            if t.startswith("<notification")]
+
+
+def test_an_overflow_never_reorders_what_the_others_get():
+    device = load_fleet().get("core-1")
+    device.scheduler = ManualScheduler()
+    full, fine = Collecting(room=0), Collecting()
+    subscribed(device, full)
+    subscribed(device, fine)
+    device.raise_event("link-down", {"interface": "eth1"})
+    device.scheduler.advance(0)
+    assert notes(fine) == ["link-down", "alarm-notification", "netconf-session-end"]
+
+
+def test_a_filter_that_fails_ends_only_its_own_subscription():
+    device = load_fleet().get("core-1")
+    device.scheduler = ManualScheduler()
+    broken, fine = Collecting(), Collecting()
+    bad = subscribed(device, broken, f'<filter type="xpath" xmlns:ev="{EMEV}" '
+                                     'select="/ev:link-down[no-such-function()]"/>')
+    subscribed(device, fine)
+    device.raise_event("link-down", {"interface": "eth1"})
+    assert bad.subscription is None and not bad.closed
+    assert notes(fine)[-2:] == ["link-down", "alarm-notification"]
+
+
+def test_a_filter_that_selects_part_of_an_event_gets_all_of_it():
+    device = load_fleet().get("core-1")
+    device.scheduler = ManualScheduler()
+    transport = Collecting()
+    session = subscribed(device, transport, f'<filter type="subtree"><link-down xmlns="{EMEV}">'
+                                            "<if-index/></link-down></filter>")
+    device.raise_event("link-down", {"interface": "eth1"})
+    [note] = [etree.fromstring(t) for t in transport.sent if t.startswith("<notification")]
+    assert content(note).findtext("ev:if-name", namespaces=X) == "eth1"
+    assert session.subscription is not None
+
+
+def test_link_events_on_an_interface_that_is_administratively_down_change_nothing():
+    device = load_fleet().get("edge-01")
+    device.scheduler = ManualScheduler()
+    transport = Collecting()
+    subscribed(device, transport)
+    answer = device.raise_event("link-up", {"interface": "eth2"})   # eth2 is enabled false
+    assert answer["changed"] is False and answer["oper-status"] == "down"
+    assert notes(transport) == []
+    assert device.operational().alarms == {}
+
+
+def test_replay_includes_events_exactly_at_start_and_stop_time():
+    device = load_fleet().get("core-1")
+    clock = ManualScheduler(start=4_000_000.123456789)
+    device.scheduler = clock
+    for _ in range(10):
+        device.publish(etree.Element(f"{{{EMEV}}}link-down"))
+        clock.advance(0.0000013)
+    for event in list(device.events.events):
+        printed = event_time(event.time)
+        transport = Collecting()
+        subscribed(device, transport, f"<startTime>{printed}</startTime><stopTime>{printed}</stopTime>")
+        texts = [t for t in transport.sent if t.startswith("<notification")]
+        assert f"<eventTime>{printed}</eventTime>" in texts[0], (printed, texts)
+        times = [etree.fromstring(t).findtext("n:eventTime", namespaces=X) for t in texts]
+        assert times == sorted(times)   # replayComplete and notificationComplete come after

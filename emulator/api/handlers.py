@@ -164,20 +164,29 @@ class ApiJsonBody(ApiHandler):
     def json_body(self) -> dict[str, Any]:
         try:
             body = json.loads(self.request.body or b"null")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, f"the body is not JSON: {exc}") from None
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise ApiError(400, f"the body is not JSON: {str(exc)[:200]}") from None
         if not isinstance(body, dict):
             raise ApiError(400, 'the body must be a JSON object such as '
                                 '{"event": "link-down", "interface": "eth0"}')
         return body
 
-    def raise_on(self, device: "Device", body: dict[str, Any]) -> dict[str, Any]:
+    def event_name(self, body: dict[str, Any]) -> str:
         name = body.get("event")
         if not isinstance(name, str):
             raise ApiError(400, f"give the event's name as \"event\" (one of "
                                 f"{', '.join(CATALOGUE)})")
+        return name
+
+    def check_on(self, device: "Device", body: dict[str, Any]) -> None:
         try:
-            return device.raise_event(name, body)
+            device.check_event(self.event_name(body), body)
+        except EventError as exc:
+            raise ApiError(exc.status, f"{device.name}: {exc.message}") from None
+
+    def raise_on(self, device: "Device", body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return device.raise_event(self.event_name(body), body)
         except EventError as exc:
             raise ApiError(exc.status, exc.message) from None
 
@@ -199,6 +208,8 @@ class FleetEventHandler(ApiJsonBody):
             devices = [self.device(n) for n in names]
         else:
             raise ApiError(400, '"devices" must be a list of device names')
+        for device in devices:   # all or nothing: refuse before anything changes
+            self.check_on(device, body)
         results = [self.raise_on(device, body) for device in devices]
         self.send_json({"raised": len(results), "changed": sum(r["changed"] for r in results)})
 

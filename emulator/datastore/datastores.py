@@ -304,8 +304,9 @@ class Datastores:
             self.pending.timer = None
             self.roll_back("timeout", "the confirm-timeout expired")
 
-    def roll_back(self, event: str, why: str) -> None:
-        """Undo a pending confirmed commit; ``event`` is cancel or timeout (RFC 6470)."""
+    def roll_back(self, event: str, why: str, session_id: int | None = None) -> None:
+        """Undo a pending confirmed commit; ``event`` is cancel or timeout (RFC 6470);
+        ``session_id`` is the session that asked for it (None: the server itself)."""
         pending, self.pending = self.pending, None
         if pending is None:
             return
@@ -315,7 +316,7 @@ class Datastores:
         holder = self.locks.get("candidate")
         if holder is None or holder[0] == pending.session_id:
             self.discard_changes()   # (another session's locked candidate is its own)
-        self.replace_running(pending.rollback, [("replace", None, {})], None)
+        self.replace_running(pending.rollback, [("replace", None, {})], session_id)
         self._persist_rollback(None)
         self._confirm_event(event, pending)
 

@@ -374,4 +374,4 @@ def cancel_commit(rpc: Rpc) -> None:
         raise RpcError("in-use", "protocol",
                        f"session {pending.session_id} has the confirmed commit pending",
                        path=rpc.path(), path_ns=rpc.path_ns)
-    stores.roll_back("cancel", f"cancelled by session {rpc.session.id}")
+    stores.roll_back("cancel", f"cancelled by session {rpc.session.id}", rpc.session.id)

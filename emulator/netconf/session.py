@@ -100,6 +100,7 @@ class Session:
         self.subscription: Any = None    # a notifications.Subscription, at most one
         # Notifications an rpc causes go out after its reply: held meanwhile.
         self._held: list[str] | None = None
+        self._overflowed = False
 
     # -- the transport's side -------------------------------------------
 
@@ -348,12 +349,17 @@ class Session:
         self.out_notifications += 1
         self.device.stats["out-notifications"] += 1
         self.device.record("out", self.id, text)
+        if self._overflowed:
+            return
         if not self.transport.send_notification(text):
             # A subscriber that does not read must not hold the device's memory:
-            # it is let go, and may come back with a replay (startTime).
+            # it is let go (just after this delivery, so that the others get this
+            # event first), and may come back with a replay (startTime).
+            self._overflowed = True
             self.device.stats["notification-overflows"] += 1
-            self.terminate(Reason.OTHER, "notification queue overflow: the client did not "
-                                         "read its notifications")
+            self.device.scheduler.call_later(0, lambda: self.terminate(
+                Reason.OTHER, "notification queue overflow: the client did not read its "
+                              "notifications"))
 
     def _send(self, element: etree._Element) -> None:
         self._send_text(to_text(element))
