@@ -20,7 +20,7 @@ from lxml import etree
 
 from emulator.datastore.storage import Storage
 from emulator.netconf.errors import RpcError, RpcErrors
-from emulator.schema.validate import validate, validate_change
+from emulator.schema.validate import validate_change
 
 if TYPE_CHECKING:
     from emulator.device import Device
@@ -214,9 +214,6 @@ class Datastores:
             return []
         return validate_change(schema, self.tree("candidate"), changes.touched,
                                removed=changes.removed)
-
-    def validate_tree(self, tree: etree._Element) -> list[RpcError]:
-        return validate(self.device.profile.schema, tree)
 
     # -- locks (RFC 6241 7.5, 7.6) --------------------------------------------------
 

@@ -89,10 +89,6 @@ class SchemaNode:
                 and (child.absent_checks or any(c.mandatory for c in child.choices))))
         self.constrained = bool(self.whens or self.musts) or _references(self.type)
 
-    @property
-    def is_leafy(self) -> bool:
-        return self.keyword in ("leaf", "leaf-list")
-
     def walk(self) -> Iterator["SchemaNode"]:
         yield self
         for child in self.children.values():

@@ -13,7 +13,7 @@ Defaults (RFC 7950 section 7.6.1) are part of the tree that ``must`` and
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from lxml import etree
 
@@ -549,11 +549,6 @@ def validate(schema: Schema, root: etree._Element, *, config: bool = True,
         run.remove_defaults()
     return run.errors
 
-
-def iter_data(root: etree._Element) -> Iterator[etree._Element]:
-    for element in root.iter():
-        if isinstance(element.tag, str) and element is not root:
-            yield element
 
 
 def validate_change(schema: Schema, root: etree._Element, touched: Iterable[etree._Element] = (),
