@@ -614,3 +614,18 @@ def test_large_edits_stay_fast(rfc):
         started = time.monotonic()
         ok(edit(client, f'<ordered xmlns="{T}">{values}</ordered>'))
         assert time.monotonic() - started < 10   # (quadratic, this took minutes)
+
+
+def test_default_operation_replace_honours_explicit_operations_on_the_old_content(rfc):
+    with rfc.connect("rfc-1") as client:
+        # ordered exists: deleting it is fine; top is replaced by what is given
+        ok(edit(client, f'<ordered xmlns="{T}" xc:operation="delete"/>'
+                        + top("<interface><name>only</name></interface>"),
+                options="<default-operation>replace</default-operation>"))
+        data = get_config(client)
+        assert names(data, "t:ordered") == []
+        assert names(data, "t:top/t:interface/t:name/text()") == ["only"]
+        err = one_error(edit(client, f'<ordered xmlns="{T}" xc:operation="delete"/>',
+                             options="<default-operation>replace</default-operation>"))
+        assert err["tag"] == "data-missing"   # it is gone now
+        assert names(get_config(client), "t:top/t:interface/t:name/text()") == ["only"]

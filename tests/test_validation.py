@@ -268,7 +268,10 @@ def test_a_default_under_a_true_when_is_seen(schema):
 
 def test_a_when_on_uses_makes_its_mandatory_leaf_required(schema):
     ok(schema, f'<!top><wgate xmlns="{VT}"><on>false</on></wgate>')
-    bad(schema, f'<!top><wgate xmlns="{VT}"><on>true</on></wgate>', "missing-element", "/vt:wgate")
+    found, _ = check(schema, f'<!top><wgate xmlns="{VT}"><on>true</on></wgate>')
+    assert found == [("missing-element", None, "/vt:wgate")] * 2   # needed, self-gated
+    ok(schema, f'<!top><wgate xmlns="{VT}"><on>true</on><needed>n</needed>'
+               "<self-gated>s</self-gated></wgate>")
 
 
 # -- defaults (RFC 7950 7.6.1) -----------------------------------------------------------
@@ -374,8 +377,8 @@ def test_incremental_catches_a_when_that_makes_a_node_mandatory(schema):
     root = etree.fromstring(f'<data xmlns="{NC}"><wgate xmlns="{VT}"><on>false</on></wgate></data>')
     on = root.find(f"{{{VT}}}wgate/{{{VT}}}on")
     on.text = "true"
-    [err] = validate_change(schema, root, [on])
-    assert (err.tag, err.path) == ("missing-element", "/vt:wgate")
+    errors = validate_change(schema, root, [on])
+    assert [(e.tag, e.path) for e in errors] == [("missing-element", "/vt:wgate")] * 2
 
 
 @pytest.mark.parametrize("body, edit", [

@@ -103,7 +103,9 @@ class _Editor:
                       info=[("bad-attribute", "operation"),
                             ("bad-element", etree.QName(item).localname)])
             return None
-        if inherited in ("create", "replace", "delete", "remove") and explicit != inherited:
+        # (at the top, "inherited" is the default-operation, which any node may override)
+        if inherited in ("create", "replace", "delete", "remove") and explicit != inherited \
+                and item.getparent() is not self.config_root:
             self.fail("bad-attribute", f"operation {explicit!r} inside a {inherited!r} subtree",
                       item, self.config_root, type_="protocol",
                       info=[("bad-attribute", "operation"),
@@ -448,11 +450,13 @@ def apply_edit(schema: Schema, target: etree._Element, config: etree._Element,
     """Apply ``config`` (the ``<config>`` element) to ``target`` in place."""
     editor = _Editor(schema, target, default_operation,
                      stop_on_error=error_option != "continue-on-error")
-    if default_operation == "replace":
-        # The configuration replaces the datastore's whole content.
-        for child in list(target):
-            target.remove(child)
-            editor.result.removed.append((target, child.tag))
-        editor.default_operation = "merge"
     editor.edit(config)
+    if default_operation == "replace" and not (editor.result.errors and editor.stop_on_error):
+        # The configuration replaces the datastore's whole content: each top-level
+        # node it gives was replaced (or had its own operation), the rest goes.
+        given = {item.tag for item in config if type(item.tag) is str}
+        for child in list(target):
+            if type(child.tag) is str and child.tag not in given:
+                target.remove(child)
+                editor.result.removed.append((target, child.tag))
     return editor.result

@@ -187,9 +187,20 @@ class Validation:
         return all(when.on_parent and when.xpath.true(parent) for when in node.whens)
 
     def excluded_by_when(self, parent: etree._Element, node: SchemaNode) -> bool:
-        """Is a missing node excused by its 'when'? (One on the node itself cannot be
-        evaluated without the node, and excuses it.)"""
-        return any(not when.on_parent or not when.xpath.true(parent) for when in node.whens)
+        """Is a missing node excused by a false 'when'? One on the node itself is
+        evaluated with a stand-in for the node, as libyang does."""
+        for when in node.whens:
+            if when.on_parent:
+                if not when.xpath.true(parent):
+                    return True
+                continue
+            stand_in = etree.SubElement(parent, node.tag)
+            try:
+                if not when.xpath.true(stand_in):
+                    return True
+            finally:
+                parent.remove(stand_in)
+        return False
 
     def case_active(self, node: SchemaNode, seen: dict) -> bool:
         """Mandatory nodes inside a case matter only when that case is chosen."""
