@@ -34,11 +34,17 @@ GET_CONFIG = (f'<rpc message-id="1" xmlns="{NC}"><get-config><source><running/><
 ECHO_SERVER = """
 import asyncio, tornado.web, tornado.websocket, tornado.netutil, tornado.httpserver
 class Echo(tornado.websocket.WebSocketHandler):
+    # Like a NETCONF server, it answers every message but the client's hello
+    # (an echoed hello would leave a reply in hand and pipeline the loop).
     def select_subprotocol(self, subprotocols):
         return "netconf"
     def open(self, *args):
+        self.hello = True
         self.write_message("<hello/>")
     def on_message(self, message):
+        if self.hello:
+            self.hello = False
+            return
         self.write_message(message)
 async def main():
     sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")

@@ -38,8 +38,12 @@ class Socket(tornado.websocket.WebSocketHandler):
         return "netconf"
     def open(self, *args):
         clients.add(self)
+        self.hello = True
         self.write_message("<hello/>")
-    def on_message(self, message):
+    def on_message(self, message):   # every message but the hello is answered
+        if self.hello:
+            self.hello = False
+            return
         self.write_message("<rpc-reply><ok/></rpc-reply>")
     def on_close(self):
         clients.discard(self)

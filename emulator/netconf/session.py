@@ -172,6 +172,10 @@ class Session:
     # -- rpc --------------------------------------------------------------
 
     def _receive_rpc(self, data: str | bytes) -> None:
+        if self.subscription is None:
+            # (no subscription, no notification to hold back; one made by this
+            # rpc begins after the reply)
+            return self._answer_rpc(data)
         self._held = []
         try:
             self._answer_rpc(data)

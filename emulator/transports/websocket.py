@@ -140,6 +140,8 @@ class NetconfWebSocket(WebSocketHandler):
     def open(self, device_name: str) -> None:
         assert self._device is not None  # found in get()
         self.emulator.connections.add(self)
+        # Replies are small and awaited: send each at once (no Nagle delay).
+        self.set_nodelay(True)
         self.session = self._device.open_session(self, self._user, self.request.remote_ip)
         self.session.start()
         timeout = self.emulator.options.hello_timeout
