@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import struct
+import subprocess
+import sys
 import time
+from pathlib import Path
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
@@ -548,3 +552,73 @@ def test_replay_includes_events_exactly_at_start_and_stop_time():
         assert f"<eventTime>{printed}</eventTime>" in texts[0], (printed, texts)
         times = [etree.fromstring(t).findtext("n:eventTime", namespaces=X) for t in texts]
         assert times == sorted(times)   # replayComplete and notificationComplete come after
+
+
+# -- every kind of notification is valid against its module (yanglint) -----------------------
+
+YANGLINT = shutil.which("yanglint")
+
+
+@pytest.mark.skipif(YANGLINT is None, reason="yanglint (libyang2-tools) is not installed")
+def test_every_kind_of_notification_validates_with_yanglint(make_server, tmp_path):
+    running = make_server()
+    kinds: dict[str, str] = {}
+
+    def keep(message: str) -> None:
+        event = content(etree.fromstring(message))
+        name = etree.QName(event).localname
+        detail = event.findtext("ncn:confirm-event", namespaces=X) or ""
+        kinds.setdefault(f"{name}{':' + detail if detail else ''}", message)
+
+    def call(client, body: str) -> etree._Element:
+        client.send(f'<rpc message-id="v" xmlns="{NC}">{body}</rpc>')
+        while True:
+            message = client.recv()
+            if not message.startswith("<notification"):
+                return etree.fromstring(message)
+            keep(message)
+
+    with running.connect("core-1") as client:
+        ok(call(client, f'<create-subscription xmlns="{NCE}"/>'))
+        victim = running.connect("core-1")
+        ok(call(client, f"<kill-session><session-id>{victim.session_id}</session-id></kill-session>"))
+        ok(call(client, f'<edit-config><target><running/></target><config><interfaces xmlns="{IF}">'
+                        "<interface><name>eth0</name><description>d</description></interface>"
+                        "</interfaces></config></edit-config>"))
+        ok(call(client, "<commit><confirmed/><confirm-timeout>30</confirm-timeout></commit>"))
+        ok(call(client, "<commit/>"))
+        ok(call(client, "<commit><confirmed/><confirm-timeout>1</confirm-timeout></commit>"))
+        raise_event(running, "core-1", "link-down", "eth1")
+        raise_event(running, "core-1", "link-up", "eth1")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "netconf-confirmed-commit:timeout" not in kinds:
+            try:
+                keep(client.recv(timeout=1))
+            except TimeoutError:
+                continue
+        victim.close()
+        running_config = call(client, "<get-config><source><running/></source></get-config>")
+    assert {"netconf-session-start", "netconf-session-end", "netconf-config-change",
+            "netconf-confirmed-commit:start", "netconf-confirmed-commit:complete",
+            "netconf-confirmed-commit:timeout", "link-down", "alarm-notification"} <= set(kinds)
+    data = running_config.find("nc:data", NS)
+    operational = tmp_path / "operational.xml"
+    operational.write_text("".join(etree.tostring(child, encoding="unicode") for child in data))
+    modules = Path(sys.prefix, "share", "yang", "modules")
+    ours = Path(__file__).parents[1] / "yang"
+    command = [YANGLINT, "-t", "nc-notif", "-p", str(modules / "ietf"), "-p", str(modules / "iana"),
+               "-p", str(ours), "-O", str(operational),
+               str(modules / "ietf" / "ietf-netconf-notifications.yang"),
+               str(modules / "ietf" / "ietf-alarms.yang"), str(ours / "emulator-events.yang"),
+               *(str(modules / "ietf" / f"{name}.yang") for name in (
+                   "ietf-interfaces", "ietf-ip", "ietf-system", "ietf-routing",
+                   "ietf-ipv4-unicast-routing", "ietf-ipv6-unicast-routing")),
+               str(modules / "iana" / "iana-if-type.yang")]
+    failures = []
+    for kind, text in kinds.items():
+        path = tmp_path / f"{kind.replace(':', '-')}.xml"
+        path.write_text(text)
+        result = subprocess.run([*command, str(path)], capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            failures.append(f"{kind}: {result.stderr.strip()}")
+    assert not failures, "\n".join(failures)
