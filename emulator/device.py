@@ -1,10 +1,10 @@
-"""One virtual device: its profile, configuration, operational state,
+"""One virtual device: its profile, datastores, operational state, events,
 sessions and message journal.
 
-The device owns its sessions, its data (and, as they arrive, its locks and
-subscriptions); a session holds a reference to its device and asks it.
-Like the protocol core, the device never touches a socket, so it is tested
-without a server.
+The device owns its sessions, its datastores (with their locks) and its
+event log (with the subscriptions); a session holds a reference to its
+device and asks it. Like the protocol core, the device never touches a
+socket, and its time comes from a scheduler, so it is tested without a server.
 """
 
 from __future__ import annotations
