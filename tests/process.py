@@ -37,6 +37,14 @@ class Served:
         finally:
             self.process.kill()
 
+    def __enter__(self) -> "Served":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stopped with SIGTERM, it must exit 0 (unless a test already killed it)."""
+        if self.process.poll() is None:
+            assert self.stop() == 0
+
 
 
     def url(self, device: str) -> str:

@@ -629,3 +629,37 @@ def test_default_operation_replace_honours_explicit_operations_on_the_old_conten
                              options="<default-operation>replace</default-operation>"))
         assert err["tag"] == "data-missing"   # it is gone now
         assert names(get_config(client), "t:top/t:interface/t:name/text()") == ["only"]
+
+
+@pytest.mark.parametrize("body, tag, path", [
+    ("<commit><confirmed/><confirm-timeout>soon</confirm-timeout></commit>", "invalid-value",
+     "/nc:rpc/nc:commit/nc:confirm-timeout"),
+    ("<commit><confirmed/><confirm-timeout>0</confirm-timeout></commit>", "invalid-value",
+     "/nc:rpc/nc:commit/nc:confirm-timeout"),
+    ("<commit><persist>p</persist></commit>", "invalid-value", "/nc:rpc/nc:commit"),
+    ("<commit><persist-id>p</persist-id></commit>", "invalid-value", "/nc:rpc/nc:commit/nc:persist-id"),
+    ("<lock><target><nonsense/></target></lock>", "invalid-value", "/nc:rpc/nc:lock/nc:target"),
+    ("<unlock/>", "missing-element", "/nc:rpc/nc:unlock"),
+    ("<copy-config><target><url>file:///x</url></target><source><running/></source></copy-config>",
+     "operation-not-supported", "/nc:rpc/nc:copy-config/nc:target"),
+    ("<copy-config><target><startup/></target></copy-config>", "missing-element",
+     "/nc:rpc/nc:copy-config"),
+    ("<validate/>", "missing-element", "/nc:rpc/nc:validate"),
+    ("<delete-config><target><candidate/></target></delete-config>", "invalid-value",
+     "/nc:rpc/nc:delete-config/nc:target"),
+])
+def test_datastore_refusals(rfc, body, tag, path):
+    with rfc.connect("rfc-2") as client:
+        err = one_error(client.rpc(body))
+    assert (err["tag"], err["path"]) == (tag, path)
+
+
+@pytest.mark.parametrize("target, body", [
+    ("candidate", "<discard-changes/>"),
+    ("startup", "<delete-config><target><startup/></target></delete-config>"),
+    ("startup", "<copy-config><target><startup/></target><source><running/></source></copy-config>"),
+])
+def test_writes_to_a_datastore_locked_by_another_session_are_in_use(rfc, target, body):
+    with rfc.connect("rfc-2") as owner, rfc.connect("rfc-2") as other:
+        ok(owner.rpc(f"<lock><target><{target}/></target></lock>"))
+        assert one_error(other.rpc(body))["tag"] == "in-use"
