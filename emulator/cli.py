@@ -12,9 +12,10 @@ from collections import Counter
 from pathlib import Path
 
 from emulator import __version__
-from emulator.device import DEFAULT_JOURNAL_SIZE
 from emulator.fleet import load_fleet
-from emulator.server import Emulator, Options, StartError
+from emulator.runtime import Limits, Runtime
+from emulator.server import Emulator, StartError
+from emulator.settings import Options
 from emulator.yamlfile import FixtureError
 
 PROG = "netconf-emulator"
@@ -100,8 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="events kept per device for replay (default 1000)")
     serve.add_argument("--replay-age", type=seconds, default=24 * 3600.0, metavar="SECONDS",
                        help="and for at most this long (default a day)")
-    serve.add_argument("--journal-size", type=int, default=DEFAULT_JOURNAL_SIZE, metavar="N",
-                       help=f"messages kept per device for the journal API (default {DEFAULT_JOURNAL_SIZE})")
+    serve.add_argument("--journal-size", type=int, default=Limits.journal_size, metavar="N",
+                       help=f"messages kept per device for the journal API (default {Limits.journal_size})")
     serve.add_argument("--log-level", default="warning",
                        choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=cmd_serve)
@@ -142,18 +143,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for option in ("journal_size", "notification_queue", "replay_size"):
         if getattr(args, option) < 1:
             return _fail(f"--{option.replace('_', '-')} must be at least 1")
+    limits = Limits(
+        replay_size=args.replay_size, replay_age=args.replay_age,
+        notification_queue=args.notification_queue, journal_size=args.journal_size,
+        hello_timeout=args.hello_timeout, max_message_size=args.max_message_size)
     try:
-        fleet = load_fleet(args.fleet, journal_size=args.journal_size)
+        fleet = load_fleet(args.fleet, Runtime(limits=limits))
     except FixtureError as exc:
         return _fail(exc)
     options = Options(
         host=args.host, port=args.port, data_dir=args.data_dir, fresh=args.fresh,
-        max_message_size=args.max_message_size, ping_interval=args.ping_interval,
-        hello_timeout=args.hello_timeout, allow_origins=[o.rstrip("/") for o in args.allow_origin],
-        allow_hosts=args.allow_host, notification_queue=args.notification_queue,
-        replay_size=args.replay_size, replay_age=args.replay_age,
-        username=args.username, tls_cert=args.tls_cert, tls_key=args.tls_key,
-        tls_client_ca=args.tls_client_ca)
+        ping_interval=args.ping_interval,
+        allow_origins=[o.rstrip("/") for o in args.allow_origin],
+        allow_hosts=args.allow_host, username=args.username, tls_cert=args.tls_cert,
+        tls_key=args.tls_key, tls_client_ca=args.tls_client_ca)
     return asyncio.run(_serve(Emulator(fleet, options)))
 
 
@@ -162,6 +165,8 @@ async def _serve(emulator: Emulator) -> int:
         await emulator.start()
     except StartError as exc:
         return _fail(exc, 1)
+    for notice in emulator.notices:
+        print(f"{PROG}: note: {notice}", file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,16 +1,17 @@
-"""One virtual device: its profile, datastores, operational state, events,
-sessions and message journal.
+"""One virtual device: its profile, lifecycle, datastores, operational state,
+events, sessions and message journal.
 
 The device owns its sessions, its datastores (with their locks) and its
 event log (with the subscriptions); a session holds a reference to its
 device and asks it. Like the protocol core, the device never touches a
-socket, and its time comes from a scheduler, so it is tested without a server.
+socket; its time, limits and storage come from the fleet's runtime.
+
+Its lifecycle (emulator.lifecycle) is one of up, rebooting, unreachable and
+hung; ``reset()`` puts it back to its fixture, ``reboot()`` restarts it.
 """
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections import Counter, OrderedDict, deque
 from copy import deepcopy
 from typing import Any, Iterator
@@ -18,47 +19,54 @@ from typing import Any, Iterator
 from lxml import etree
 
 from emulator import events, monitoring
-from emulator.datastore import operations as _operations  # noqa: F401  (registers them)
+from emulator.clock import Clock, rfc3339
 from emulator.datastore.datastores import NAMES as DATASTORE_NAMES
 from emulator.datastore.datastores import Datastores
 from emulator.datastore.operations import PROTOCOL_CAPABILITIES
-from emulator.datastore.storage import Storage
-from emulator.netconf.operations import BASE_OPERATIONS, OperationRegistry
-from emulator.netconf.session import Session, Transport
-from emulator.netconf.termination import Reason
-from emulator.notifications import (DEFAULT_REPLAY_AGE, DEFAULT_REPLAY_SIZE,
-                                    INTERLEAVE_CAPABILITY, NOTIFICATION_CAPABILITY, EventLog)
-from emulator.netconf.xml import NC_NS, qn
-from emulator.operational import IF_NS, OperationalState
-from emulator.operational import rfc3339 as operational_time
+from emulator.lifecycle import BEHAVIOUR, Behaviour, OnEnter, Status
+from emulator.namespaces import (IF_NS, INTERLEAVE_CAPABILITY, NC_NS, NOTIFICATION_CAPABILITY,
+                                 qn)
+from emulator.netconf.operations import OperationRegistry
+from emulator.netconf.session import Session
+from emulator.netconf.termination import Cause, Reason
+from emulator.notifications import EventLog
+from emulator.operational import OperationalState
 from emulator.profile import Profile
-from emulator.scheduler import LoopScheduler
+from emulator.runtime import Runtime
 from emulator.schema.tree import merge, prune
-
-# Session ids are unique in the whole process, hence across every device.
-_session_ids = itertools.count(1)
 
 # A journal keeps this much of each message; the rest is cut and marked.
 JOURNAL_TEXT_LIMIT = 256 * 1024
-DEFAULT_JOURNAL_SIZE = 500
 MEMO_SIZE = 16
 
 # Templates are written for people; the data keeps no indentation.
 _COMPACT = etree.XMLParser(remove_blank_text=True)
-DEFAULT_SCHEDULER = LoopScheduler()
+
+# How each lifecycle state that ends sessions ends them: (reason, detail, cause).
+_ENDINGS = {
+    Status.REBOOTING: (Reason.OTHER, "device reboot", Cause.REBOOT),
+    Status.UNREACHABLE: (Reason.DROPPED, "device unreachable", Cause.UNREACHABLE),
+}
 
 
-class EventError(Exception):
-    """An event the device cannot raise: an HTTP status and why."""
+class DeviceError(Exception):
+    """Something asked of a device that it cannot do; the message says why."""
 
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+
+class UnknownEvent(DeviceError):
+    pass
+
+
+class BadEventParameter(DeviceError):
+    pass
+
+
+class NoSuchInterface(DeviceError):
+    pass
 
 
 class JournalEntry(tuple):
-    """(seq, time, direction, session, text); ``time`` is a Unix timestamp."""
+    """(seq, time, direction, session, text); ``time`` is the clock's Unix time."""
 
     __slots__ = ()
 
@@ -70,24 +78,21 @@ class JournalEntry(tuple):
 
 
 class Device:
-    __slots__ = ("name", "profile", "values", "index", "operations", "sessions", "status",
-                 "started", "storage", "scheduler", "_stats", "_datastores", "_operational",
-                 "_memo", "_events",
-                 "_journal", "_journal_size", "_journal_seq")
+    __slots__ = ("name", "profile", "values", "index", "runtime", "sessions", "status",
+                 "started", "_stats", "_datastores", "_operational", "_memo", "_events",
+                 "_journal", "_journal_seq", "_status_timer")
 
-    def __init__(self, name: str, profile: Profile, values: dict[str, str], *,
-                 index: int = 0, operations: OperationRegistry = BASE_OPERATIONS,
-                 journal_size: int = DEFAULT_JOURNAL_SIZE):
+    def __init__(self, name: str, profile: Profile, values: dict[str, str], runtime: Runtime,
+                 *, index: int = 0):
         self.name = name
         self.profile = profile
         self.values = values
         self.index = index            # the device's place in its fleet
-        self.operations = operations
+        self.runtime = runtime
         self.sessions: dict[int, Session] = {}
-        self.status = "up"
-        self.started = time.time()
-        self.storage: Storage | None = None     # set by the server: where datastores persist
-        self.scheduler: Any = DEFAULT_SCHEDULER
+        self.status = Status.UP
+        self.started = runtime.clock.now()     # boot time, and netconf-start-time
+        self._status_timer: Any = None
         # Made on first use, so that a device nobody talks to costs little.
         self._stats: Counter | None = None
         self._datastores: Datastores | None = None
@@ -95,13 +100,20 @@ class Device:
         self._events: EventLog | None = None
         self._operational: OperationalState | None = None
         self._journal: deque[JournalEntry] | None = None
-        self._journal_size = journal_size
         self._journal_seq = 0
 
     def __repr__(self) -> str:
         return f"<Device {self.name} ({self.profile.name})>"
 
     # -- what the device is ----------------------------------------------
+
+    @property
+    def clock(self) -> Clock:
+        return self.runtime.clock
+
+    @property
+    def operations(self) -> OperationRegistry:
+        return self.runtime.operations
 
     def capabilities(self) -> list[str]:
         return monitoring.capabilities(self.profile.schema, [
@@ -138,22 +150,21 @@ class Device:
     @property
     def datastores(self) -> Datastores:
         if self._datastores is None:
-            self._datastores = Datastores(self, self.storage, self.scheduler)
+            self._datastores = Datastores(self.name, self.profile.schema,
+                                          lambda: self.initial("config"),
+                                          self.runtime.storage, self.clock)
             self._datastores.listeners.append(self._config_changed)
             self._datastores.confirm_listeners.append(self._confirmed_commit)
         return self._datastores
 
     # -- events (RFC 5277, RFC 6470, and the device model's) -------------------------
 
-    # The replay log's bounds, for every device (the server sets them from its options).
-    replay_size = DEFAULT_REPLAY_SIZE
-    replay_age = DEFAULT_REPLAY_AGE
-
     @property
     def events(self) -> EventLog:
         if self._events is None:
-            self._events = EventLog(self.name, self.storage, self.scheduler.time,
-                                    Device.replay_size, Device.replay_age)
+            limits = self.runtime.limits
+            self._events = EventLog(self.name, self.runtime.storage, self.clock.now,
+                                    limits.replay_size, limits.replay_age)
         return self._events
 
     def publish(self, element: etree._Element) -> None:
@@ -173,21 +184,21 @@ class Device:
                                              session_id, pending.source_host, timeout))
 
     def check_event(self, name: str, parameters: dict[str, Any]) -> None:
-        """Refuse (EventError) an event this device cannot raise; changes nothing."""
+        """Refuse (a DeviceError) an event this device cannot raise; changes nothing."""
         if name not in events.CATALOGUE:
-            raise EventError(400, f"no event {name!r} (events: {', '.join(events.CATALOGUE)})")
+            raise UnknownEvent(f"no event {name!r} (events: {', '.join(events.CATALOGUE)})")
         for parameter in events.CATALOGUE[name]:
             if not isinstance(parameters.get(parameter), str) or not parameters[parameter]:
-                raise EventError(400, f"event {name!r} needs {parameter!r}: "
+                raise BadEventParameter(f"event {name!r} needs {parameter!r}: "
                                       f"{events.CATALOGUE[name][parameter]}")
         state = self.operational()
         state.sync(self.running())
         if state.link(parameters["interface"]) is None:
-            raise EventError(404, f"{self.name} has no interface {parameters['interface']!r} "
+            raise NoSuchInterface(f"{self.name} has no interface {parameters['interface']!r} "
                                   f"(it has {', '.join(state.links)})")
 
     def raise_event(self, name: str, parameters: dict[str, Any]) -> dict[str, Any]:
-        """An event of the device model (see events.CATALOGUE); raises EventError."""
+        """An event of the device model (see events.CATALOGUE); raises DeviceError."""
         self.check_event(name, parameters)
         interface = parameters["interface"]
         state = self.operational()
@@ -199,7 +210,7 @@ class Device:
         now_up = up and admin_up
         changed = was != now_up   # what the interface's oper-status shows
         if changed:
-            now = self.scheduler.time()
+            now = self.clock.now()
             self.publish(events.link(name, interface, link.if_index, admin_up, now_up))
             alarms = self.profile.schema.modules.get("ietf-alarms")
             resource = events.interface_resource(interface)
@@ -208,7 +219,7 @@ class Device:
                 alarm = state.set_alarm(resource, raised=not now_up,
                                         text=f"link of {interface} is down", now=now)
                 self.publish(events.alarm_notification(
-                    resource, operational_time(now), "cleared" if now_up else alarm.severity,
+                    resource, rfc3339(now), "cleared" if now_up else alarm.severity,
                     alarm.text))
         return {"device": self.name, "event": name, "interface": interface,
                 "changed": changed, "oper-status": "up" if now_up else "down"}
@@ -231,7 +242,7 @@ class Device:
         if self._operational is None:
             seed = etree.fromstring(self.initial("state").encode(), _COMPACT)
             self._operational = OperationalState(self.name, self.index, seed,
-                                                 clock=self.scheduler.time)
+                                                 clock=self.clock.now, boot_time=self.started)
         return self._operational
 
     def state(self) -> etree._Element:
@@ -251,9 +262,11 @@ class Device:
 
     # -- sessions --------------------------------------------------------
 
-    def open_session(self, transport: Transport, username: str,
-                     source_host: str | None = None) -> Session:
-        session = Session(self, next(_session_ids), transport, username, source_host)
+    def open_session(self, username: str, source_host: str | None,
+                     transport: tuple[str, str]) -> Session:
+        """A new session on a connection the lifecycle admitted; ``transport``
+        is its identity for monitoring, (namespace, name)."""
+        session = Session(self, self.runtime.next_session_id(), username, source_host, transport)
         self.sessions[session.id] = session
         return session
 
@@ -275,12 +288,84 @@ class Device:
         target = self.sessions.get(session_id)
         if target is None:
             return False
-        target.terminate(Reason.KILLED, f"killed by session {killed_by}", killed_by=killed_by)
+        target.end(Reason.KILLED, f"killed by session {killed_by}", killed_by=killed_by)
         return True
 
-    def close_all_sessions(self, reason: Reason, detail: str) -> None:
+    def close_all_sessions(self, reason: Reason, detail: str, cause: Cause = Cause.NONE) -> None:
         for session in list(self.sessions.values()):
-            session.terminate(reason, detail)
+            session.end(reason, detail, cause=cause)
+
+    # -- lifecycle (see emulator.lifecycle) ---------------------------------------
+
+    @property
+    def behaviour(self) -> Behaviour:
+        return BEHAVIOUR[self.status]
+
+    def refusal(self) -> str:
+        """Why a new connection is not accepted now."""
+        return f"device {self.name} is {self.status.value}"
+
+    def set_status(self, status: Status, duration: float | None = None) -> None:
+        """Enter ``status`` (for ``duration`` seconds, then back up); sessions
+        open now get what the state's table row says."""
+        if self._status_timer is not None:
+            self._status_timer.cancel()
+            self._status_timer = None
+        self.status = status
+        behaviour = BEHAVIOUR[status]
+        if behaviour.open_sessions is not OnEnter.KEEP:
+            self.close_all_sessions(*_ENDINGS[status])
+        if behaviour.speaks:
+            for session in list(self.sessions.values()):
+                session.greet()      # a hello held while the device was hung
+        if duration is not None and status is not Status.UP:
+            self._status_timer = self.clock.call_later(duration, lambda: self.set_status(Status.UP))
+
+    def reboot(self, downtime: float = 0.0) -> None:
+        """Every session ends ("device reboot"); running is reloaded from
+        startup; after ``downtime`` seconds the device is up with a new boot
+        time and its counters and operational state from zero."""
+        self.set_status(Status.REBOOTING)
+        self.datastores.reload_from_startup()
+        self._operational = None
+        self._stats = None
+        self._memo = None
+        if downtime > 0:
+            self._status_timer = self.clock.call_later(downtime, self._boot)
+        else:
+            self._boot()
+
+    def _boot(self) -> None:
+        self.started = self.clock.now()
+        self.set_status(Status.UP)
+
+    def reset(self) -> None:
+        """Back to the fixture: datastores (in SQLite too), operational state,
+        event log, journal and counters; open sessions end ("device reset")."""
+        self.forget()
+        if self.runtime.storage is not None:
+            self.runtime.storage.forget([self.name])
+
+    def forget(self) -> None:
+        """What reset() does in memory (a fleet resets many, then storage once)."""
+        self.close_all_sessions(Reason.OTHER, "device reset", Cause.RESET)
+        self.unload()
+        self.status = Status.UP
+        self.started = self.clock.now()
+        self._operational = None
+        self._stats = self._memo = self._journal = None
+        self._journal_seq = 0
+
+    def unload(self) -> None:
+        """Drop what storage holds (datastores, the replay log) from memory, and
+        the timers that belong to it; read again on next use."""
+        if self._status_timer is not None:
+            self._status_timer.cancel()
+            self._status_timer = None
+            self.status = Status.UP    # (a timed state would have ended by the next start)
+        if self._datastores is not None:
+            self._datastores.cancel_pending()
+        self._datastores = self._events = None
 
     # -- journal ---------------------------------------------------------
 
@@ -291,10 +376,10 @@ class Device:
             cut = len(message) - JOURNAL_TEXT_LIMIT
             message = f"{message[:JOURNAL_TEXT_LIMIT]}... [{cut} more characters not kept]"
         if self._journal is None:
-            self._journal = deque(maxlen=self._journal_size)
+            self._journal = deque(maxlen=self.runtime.limits.journal_size)
         self._journal_seq += 1
         self._journal.append(JournalEntry(
-            (self._journal_seq, time.time(), direction, session_id, message)))
+            (self._journal_seq, self.clock.now(), direction, session_id, message)))
 
     def journal(self, limit: int | None = None, session: int | None = None) -> Iterator[JournalEntry]:
         """The last ``limit`` journal entries, oldest first."""

@@ -5,17 +5,13 @@ it). Each builder returns the event element that the event log wraps in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lxml import etree
 
-if TYPE_CHECKING:
-    from emulator.netconf.session import Session
+from emulator.namespaces import AL_NS, EMEV_NS, IF_NS, NCN_NS
+from emulator.netconf.session import Session
 
-NCN = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
-EMEV = "urn:netconf-emulator:yang:events"
-AL = "urn:ietf:params:xml:ns:yang:ietf-alarms"
-IF = "urn:ietf:params:xml:ns:yang:ietf-interfaces"
 
 # The events that POST /api/devices/{device}/events raises, and what they need.
 CATALOGUE = {
@@ -32,64 +28,64 @@ def _leaf(parent: etree._Element, ns: str, name: str, text: Any) -> etree._Eleme
 
 def _session_parameters(parent: etree._Element, username: str, session_id: int,
                         source_host: str | None) -> None:
-    _leaf(parent, NCN, "username", username)
-    _leaf(parent, NCN, "session-id", session_id)
+    _leaf(parent, NCN_NS, "username", username)
+    _leaf(parent, NCN_NS, "session-id", session_id)
     if source_host:
-        _leaf(parent, NCN, "source-host", source_host)
+        _leaf(parent, NCN_NS, "source-host", source_host)
 
 
-def session_start(session: "Session") -> etree._Element:
-    event = etree.Element(f"{{{NCN}}}netconf-session-start", nsmap={None: NCN})
+def session_start(session: Session) -> etree._Element:
+    event = etree.Element(f"{{{NCN_NS}}}netconf-session-start", nsmap={None: NCN_NS})
     _session_parameters(event, session.username, session.id, session.source_host)
     return event
 
 
-def session_end(session: "Session") -> etree._Element:
-    event = etree.Element(f"{{{NCN}}}netconf-session-end", nsmap={None: NCN})
+def session_end(session: Session) -> etree._Element:
+    event = etree.Element(f"{{{NCN_NS}}}netconf-session-end", nsmap={None: NCN_NS})
     _session_parameters(event, session.username, session.id, session.source_host)
     termination = session.termination
     if termination is not None and termination.killed_by is not None:
-        _leaf(event, NCN, "killed-by", termination.killed_by)
-    _leaf(event, NCN, "termination-reason", termination.reason.value if termination else "other")
+        _leaf(event, NCN_NS, "killed-by", termination.killed_by)
+    _leaf(event, NCN_NS, "termination-reason", termination.reason.value if termination else "other")
     return event
 
 
-def config_change(datastore: str, edits: list, session: "Session | None") -> etree._Element:
+def config_change(datastore: str, edits: list, session: Session | None) -> etree._Element:
     """``edits``: (operation, instance-identifier or None, the prefixes it uses)."""
-    event = etree.Element(f"{{{NCN}}}netconf-config-change", nsmap={None: NCN})
-    changed_by = etree.SubElement(event, f"{{{NCN}}}changed-by")
+    event = etree.Element(f"{{{NCN_NS}}}netconf-config-change", nsmap={None: NCN_NS})
+    changed_by = etree.SubElement(event, f"{{{NCN_NS}}}changed-by")
     if session is None:
-        etree.SubElement(changed_by, f"{{{NCN}}}server")   # the server itself (a rollback)
+        etree.SubElement(changed_by, f"{{{NCN_NS}}}server")   # the server itself (a rollback)
     else:
         _session_parameters(changed_by, session.username, session.id, session.source_host)
-    _leaf(event, NCN, "datastore", datastore)
+    _leaf(event, NCN_NS, "datastore", datastore)
     for operation, target, prefixes in edits:
-        edit = etree.SubElement(event, f"{{{NCN}}}edit")
+        edit = etree.SubElement(event, f"{{{NCN_NS}}}edit")
         if target:
             # the target's prefixes are declared on it (built in place: lxml keeps them)
-            element = etree.SubElement(edit, f"{{{NCN}}}target", nsmap=dict(prefixes))
+            element = etree.SubElement(edit, f"{{{NCN_NS}}}target", nsmap=dict(prefixes))
             element.text = target
-        _leaf(edit, NCN, "operation", operation)
+        _leaf(edit, NCN_NS, "operation", operation)
     return event
 
 
 def confirmed_commit(confirm_event: str, username: str, session_id: int,
                      source_host: str | None, timeout: int | None) -> etree._Element:
-    event = etree.Element(f"{{{NCN}}}netconf-confirmed-commit", nsmap={None: NCN})
+    event = etree.Element(f"{{{NCN_NS}}}netconf-confirmed-commit", nsmap={None: NCN_NS})
     if confirm_event != "timeout":   # (when "confirm-event != 'timeout'" in the module)
         _session_parameters(event, username, session_id, source_host)
-    _leaf(event, NCN, "confirm-event", confirm_event)
+    _leaf(event, NCN_NS, "confirm-event", confirm_event)
     if timeout is not None and confirm_event in ("start", "extend"):
-        _leaf(event, NCN, "timeout", timeout)
+        _leaf(event, NCN_NS, "timeout", timeout)
     return event
 
 
 def link(kind: str, name: str, if_index: int, admin_up: bool, oper_up: bool) -> etree._Element:
-    event = etree.Element(f"{{{EMEV}}}{kind}", nsmap={None: EMEV})
-    _leaf(event, EMEV, "if-name", name)
-    _leaf(event, EMEV, "if-index", if_index)
-    _leaf(event, EMEV, "admin-status", "up" if admin_up else "down")
-    _leaf(event, EMEV, "oper-status", "up" if oper_up else "down")
+    event = etree.Element(f"{{{EMEV_NS}}}{kind}", nsmap={None: EMEV_NS})
+    _leaf(event, EMEV_NS, "if-name", name)
+    _leaf(event, EMEV_NS, "if-index", if_index)
+    _leaf(event, EMEV_NS, "admin-status", "up" if admin_up else "down")
+    _leaf(event, EMEV_NS, "oper-status", "up" if oper_up else "down")
     return event
 
 
@@ -99,12 +95,12 @@ def interface_resource(name: str) -> str:
 
 
 def alarm_notification(resource: str, when: str, severity: str, text: str) -> etree._Element:
-    event = etree.Element(f"{{{AL}}}alarm-notification",
-                          nsmap={None: AL, "if": IF, "emev": EMEV})
-    _leaf(event, AL, "resource", resource)
-    _leaf(event, AL, "alarm-type-id", "emev:link-alarm")
-    _leaf(event, AL, "alarm-type-qualifier", "")
-    _leaf(event, AL, "time", when)
-    _leaf(event, AL, "perceived-severity", severity)
-    _leaf(event, AL, "alarm-text", text)
+    event = etree.Element(f"{{{AL_NS}}}alarm-notification",
+                          nsmap={None: AL_NS, "if": IF_NS, "emev": EMEV_NS})
+    _leaf(event, AL_NS, "resource", resource)
+    _leaf(event, AL_NS, "alarm-type-id", "emev:link-alarm")
+    _leaf(event, AL_NS, "alarm-type-qualifier", "")
+    _leaf(event, AL_NS, "time", when)
+    _leaf(event, AL_NS, "perceived-severity", severity)
+    _leaf(event, AL_NS, "alarm-text", text)
     return event

@@ -32,8 +32,9 @@ from typing import Callable, Iterator
 from lxml import etree
 
 from emulator import paths
-from emulator.device import DEFAULT_JOURNAL_SIZE, Device
+from emulator.device import Device
 from emulator.profile import BUILTIN_VARS, Profile, check_var_name, load_profile
+from emulator.runtime import Runtime
 from emulator.schema.validate import validate
 from emulator.yamlfile import (FixtureError, YDict, check_keys, expect_list, expect_mapping,
                                load)
@@ -48,6 +49,7 @@ class Fleet:
     source: Path
     profiles: dict[str, Profile]
     devices: dict[str, Device]
+    runtime: Runtime
 
     def get(self, name: str) -> Device | None:
         return self.devices.get(name)
@@ -58,9 +60,28 @@ class Fleet:
     def __len__(self) -> int:
         return len(self.devices)
 
+    def reset(self, devices: list[Device] | None = None) -> int:
+        """Reset these devices (all by default) to their fixtures: in memory one
+        by one, then their stored rows in one transaction. Returns how many."""
+        chosen = list(self) if devices is None else devices
+        for device in chosen:
+            device.forget()
+        if self.runtime.storage is not None:
+            self.runtime.storage.forget(d.name for d in chosen)
+        return len(chosen)
 
-def load_fleet(path: Path | None = None, *, journal_size: int = DEFAULT_JOURNAL_SIZE) -> Fleet:
-    """Load a fleet file (the embedded default fleet when ``path`` is None)."""
+    def unload(self) -> None:
+        """The fleet stops: what devices built in memory goes (it is in storage),
+        so that a start again reads it afresh."""
+        for device in self:
+            device.unload()
+
+
+def load_fleet(path: Path | None = None, runtime: Runtime | None = None) -> Fleet:
+    """Load a fleet file (the embedded default fleet when ``path`` is None);
+    its devices share ``runtime`` (by default a new one: real time, default
+    limits, no storage)."""
+    runtime = runtime if runtime is not None else Runtime()
     path = Path(path) if path is not None else paths.DEFAULT_FLEET
     data = expect_mapping(load(path), path, 1, "a fleet file")
     check_keys(data, {"profiles", "devices"}, path, "a fleet file", required={"devices"})
@@ -100,11 +121,10 @@ def load_fleet(path: Path | None = None, *, journal_size: int = DEFAULT_JOURNAL_
         for name, values in _stamp(entry, profile, path):
             if name in devices:
                 raise FixtureError(path, entry.line_of("name"), f"device {name!r} is defined twice")
-            devices[name] = Device(name, profile, values, index=len(devices),
-                                   journal_size=journal_size)
+            devices[name] = Device(name, profile, values, runtime, index=len(devices))
             first = first or devices[name]
         _check_initial_config(first, path, entry.line)
-    return Fleet(source=path, profiles=profiles, devices=devices)
+    return Fleet(source=path, profiles=profiles, devices=devices, runtime=runtime)
 
 
 def _check_initial_config(device: Device, path: Path, line: int) -> None:

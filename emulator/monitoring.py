@@ -1,44 +1,39 @@
 """What a device says about itself: its capabilities, NETCONF monitoring
-(RFC 6022) and YANG library (RFC 8525, and RFC 7895 for older clients)."""
+(RFC 6022) and YANG library (RFC 8525, and RFC 7895 for older clients).
+
+The functions take the device (emulator.device.Device) and read what it
+owns; they sit below it, so it is typed loosely here.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from lxml import etree
 from pyang.translators import yin
 
-from emulator.netconf.errors import RpcError
-from emulator.netconf.filters import XPATH_CAPABILITY
+from emulator.clock import rfc3339
+from emulator.errors import RpcError
+from emulator.namespaces import (BASE_1_0, BASE_1_1, DS_NS, EMEV_NS, NCM_NS, NCWS_NS,
+                                 NETMOD_NOTIFICATION_NS, XPATH_CAPABILITY, YANG_LIBRARY_1_0,
+                                 YANG_LIBRARY_1_1, YANGLIB_NS)
 from emulator.netconf.operations import BASE_OPERATIONS, Rpc
-from emulator.notifications import NETMOD_NOTIFICATION_NS, STREAM
-from emulator.netconf.xml import BASE_1_0, BASE_1_1
-from emulator.operational import rfc3339
-
-if TYPE_CHECKING:
-    from emulator.device import Device
-    from emulator.schema.model import Schema
-
-NCM_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
-YANGLIB_NS = "urn:ietf:params:xml:ns:yang:ietf-yang-library"
-DS_NS = "urn:ietf:params:xml:ns:yang:ietf-datastores"
-NCWS_NS = "urn:netconf-emulator:yang:netconf-websocket"
-EMEV_NS = "urn:netconf-emulator:yang:events"
-YANG_LIBRARY_1_0 = "urn:ietf:params:netconf:capability:yang-library:1.0"
-YANG_LIBRARY_1_1 = "urn:ietf:params:netconf:capability:yang-library:1.1"
+from emulator.notifications import STREAM
+from emulator.schema.model import Schema
 
 
-def content_id(schema: "Schema") -> str:
+
+def content_id(schema: Schema) -> str:
     """Changes whenever the set of modules, features or deviations changes."""
     text = ";".join(f"{m.name}@{m.revision}:{','.join(m.features)}:{','.join(m.deviations)}"
                     for m in sorted(schema.modules.values(), key=lambda m: m.name))
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def module_capabilities(schema: "Schema") -> list[str]:
+def module_capabilities(schema: Schema) -> list[str]:
     """RFC 6020 section 5.6.4 capability URIs, one per implemented module."""
     uris = []
     for module in sorted(schema.modules.values(), key=lambda m: m.name):
@@ -55,7 +50,7 @@ def module_capabilities(schema: "Schema") -> list[str]:
     return uris
 
 
-def capabilities(schema: "Schema", protocol: list[str]) -> list[str]:
+def capabilities(schema: Schema, protocol: list[str]) -> list[str]:
     cid = content_id(schema)
     return [BASE_1_0, BASE_1_1, *protocol, XPATH_CAPABILITY,
             f"{YANG_LIBRARY_1_0}?revision=2016-06-21&module-set-id={cid}",
@@ -69,7 +64,7 @@ def _leaf(parent: etree._Element, ns: str, name: str, text: object) -> etree._El
     return element
 
 
-def netconf_state(device: "Device") -> etree._Element:
+def netconf_state(device: Any) -> etree._Element:
     state = etree.Element(f"{{{NCM_NS}}}netconf-state",
                           nsmap={None: NCM_NS, "ncws": NCWS_NS})
     caps = etree.SubElement(state, f"{{{NCM_NS}}}capabilities")
@@ -100,16 +95,23 @@ def netconf_state(device: "Device") -> etree._Element:
     for session in device.sessions.values():
         entry = etree.SubElement(sessions, f"{{{NCM_NS}}}session")
         _leaf(entry, NCM_NS, "session-id", session.id)
-        _leaf(entry, NCM_NS, "transport", "ncws:netconf-websocket")
+        transport_ns, transport = session.transport
+        if transport_ns == NCM_NS:      # one of RFC 6022's own identities
+            _leaf(entry, NCM_NS, "transport", transport)
+        else:
+            prefix = state.nsmap.get("ncws") == transport_ns and "ncws" or "tr"
+            element = etree.SubElement(entry, f"{{{NCM_NS}}}transport",
+                                       nsmap=None if prefix == "ncws" else {prefix: transport_ns})
+            element.text = f"{prefix}:{transport}"
         _leaf(entry, NCM_NS, "username", session.username)
         if session.source_host:
             _leaf(entry, NCM_NS, "source-host", session.source_host)
-        _leaf(entry, NCM_NS, "login-time", rfc3339(session.login_time.timestamp()))
+        _leaf(entry, NCM_NS, "login-time", rfc3339(session.login_time))
         _leaf(entry, NCM_NS, "in-rpcs", session.in_rpcs)
         _leaf(entry, NCM_NS, "in-bad-rpcs", session.in_bad_rpcs)
         _leaf(entry, NCM_NS, "out-rpc-errors", session.out_rpc_errors)
         _leaf(entry, NCM_NS, "out-notifications", session.out_notifications)
-        _leaf(entry, EMEV_NS, "queued-notifications", session.transport_unread())
+        _leaf(entry, EMEV_NS, "queued-notifications", session.queued_notifications)
     statistics = etree.SubElement(state, f"{{{NCM_NS}}}statistics")
     _leaf(statistics, NCM_NS, "netconf-start-time", rfc3339(device.started))
     for counter in ("in-bad-hellos", "in-sessions", "dropped-sessions", "in-rpcs", "in-bad-rpcs",
@@ -119,7 +121,7 @@ def netconf_state(device: "Device") -> etree._Element:
     return state
 
 
-def streams(device: "Device") -> etree._Element:
+def streams(device: Any) -> etree._Element:
     """RFC 5277 section 3.4: /netconf/streams."""
     netconf = etree.Element(f"{{{NETMOD_NOTIFICATION_NS}}}netconf",
                             nsmap={None: NETMOD_NOTIFICATION_NS})
@@ -134,7 +136,7 @@ def streams(device: "Device") -> etree._Element:
     return netconf
 
 
-def yang_library(device: "Device") -> list[etree._Element]:
+def yang_library(device: Any) -> list[etree._Element]:
     """``/yang-library`` (RFC 8525) and the older ``/modules-state`` (RFC 7895)."""
     schema = device.profile.schema
     cid = content_id(schema)

@@ -6,59 +6,32 @@ A device publishes an event (an element such as RFC 6470's
 keeps it for replay (bounded by count and age, in SQLite when the server
 has a data dir) and hands it to every subscribed session of the device.
 A :class:`Subscription` filters, replays, and ends at its stopTime.
-Everything here is sans-IO: times come from the device's scheduler.
+Everything here is sans-IO: times come from the device's clock.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from lxml import etree
 
+from emulator.namespaces import INTERLEAVE_CAPABILITY, NCN_NS, NETMOD_NOTIFICATION_NS, NOTIFICATION_CAPABILITY, NOTIFICATION_NS
 from emulator.netconf import filters
-from emulator.netconf.errors import RpcError
+from emulator.clock import parse_rfc3339, rfc3339
+from emulator.datastore.storage import Storage
+from emulator.errors import RpcError
 from emulator.netconf.operations import BASE_OPERATIONS, Rpc
 from emulator.netconf.xml import NC_NS
 
-if TYPE_CHECKING:
-    from emulator.datastore.storage import Storage
-    from emulator.netconf.session import Session
-
 log = logging.getLogger(__name__)
 
-NOTIFICATION_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
-NETMOD_NOTIFICATION_NS = "urn:ietf:params:xml:ns:netmod:notification"
-NCN_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
 STREAM = "NETCONF"
-NOTIFICATION_CAPABILITY = "urn:ietf:params:netconf:capability:notification:1.0"
-INTERLEAVE_CAPABILITY = "urn:ietf:params:netconf:capability:interleave:1.0"
 
 DEFAULT_REPLAY_SIZE = 1000
 DEFAULT_REPLAY_AGE = 24 * 3600.0
-
-
-def event_time(moment: float) -> str:
-    """RFC 3339 with a time zone, to the microsecond."""
-    return datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="microseconds") \
-        .replace("+00:00", "Z")
-
-
-_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)\Z")
-
-
-def parse_time(text: str) -> float | None:
-    text = text.strip()
-    if not _RFC3339.match(text):
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -68,14 +41,14 @@ class Event:
     xml: str      # the event element itself (without the <notification> envelope)
 
     def envelope(self) -> str:
-        return (f'<notification xmlns="{NOTIFICATION_NS}"><eventTime>{event_time(self.time)}'
+        return (f'<notification xmlns="{NOTIFICATION_NS}"><eventTime>{rfc3339(self.time)}'
                 f"</eventTime>{self.xml}</notification>")
 
 
 class EventLog:
     """One device's events: the replay log and the fan-out to subscribers."""
 
-    def __init__(self, device_name: str, storage: "Storage | None", clock: Callable[[], float],
+    def __init__(self, device_name: str, storage: Storage | None, clock: Callable[[], float],
                  size: int = DEFAULT_REPLAY_SIZE, age: float = DEFAULT_REPLAY_AGE):
         self.device_name = device_name
         self.storage = storage
@@ -142,7 +115,7 @@ class EventLog:
 class Subscription:
     """One session's subscription to the NETCONF stream."""
 
-    session: "Session"
+    session: Any                  # the subscribed netconf.session.Session
     log: EventLog
     filter_element: etree._Element | None
     start: float | None
@@ -151,7 +124,7 @@ class Subscription:
     ended: bool = False
     delivered: int = field(default=0)
 
-    def begin(self, scheduler: Any) -> None:
+    def begin(self, clock: Any) -> None:
         """After the <ok/>: replay, then live events until stopTime."""
         if self.start is not None:
             for event in self.log.since(self.start, self.stop):
@@ -161,7 +134,7 @@ class Subscription:
         if self.stop is not None:
             if self.stop <= now:
                 return self.finish()
-            self.timer = scheduler.call_later(self.stop - now, self.finish)
+            self.timer = clock.call_at(self.stop, self.finish)
         self.log.subscribers.append(self)
 
     def offer(self, event: Event) -> None:
@@ -205,7 +178,7 @@ class Subscription:
 
 
 def _complete(name: str, moment: float) -> str:
-    return (f'<notification xmlns="{NOTIFICATION_NS}"><eventTime>{event_time(moment)}</eventTime>'
+    return (f'<notification xmlns="{NOTIFICATION_NS}"><eventTime>{rfc3339(moment)}</eventTime>'
             f'<{name} xmlns="{NETMOD_NOTIFICATION_NS}"/></notification>')
 
 
@@ -215,7 +188,7 @@ def _time_param(rpc: Rpc, name: str) -> float | None:
     element = rpc.param(name, NOTIFICATION_NS)
     if element is None:
         return None
-    moment = parse_time(element.text or "")
+    moment = parse_rfc3339(element.text or "")
     if moment is None:
         raise RpcError("bad-element", "protocol",
                        f"<{name}> must be an RFC 3339 date and time with a time zone",
@@ -239,7 +212,7 @@ def create_subscription(rpc: Rpc) -> None:
                        info=[("bad-element", "stream")])
     start = _time_param(rpc, "startTime")
     stop = _time_param(rpc, "stopTime")
-    now = device.scheduler.time()
+    now = device.clock.now()
     if stop is not None and start is None:
         raise RpcError("missing-element", "protocol", "<stopTime> needs a <startTime>",
                        path=rpc.path(), path_ns=rpc.path_ns, info=[("bad-element", "startTime")])
@@ -260,4 +233,4 @@ def create_subscription(rpc: Rpc) -> None:
         filters.apply(probe, filter_element, rpc.path("filter"))
     subscription = Subscription(session, device.events, filter_element, start, stop)
     session.subscription = subscription
-    rpc.after_reply.append(lambda: subscription.begin(device.scheduler))
+    rpc.after_reply.append(lambda: subscription.begin(device.clock))

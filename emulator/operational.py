@@ -12,35 +12,21 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from typing import Callable
 
 from lxml import etree
 
-IF_NS = "urn:ietf:params:xml:ns:yang:ietf-interfaces"
-IANAIFT_NS = "urn:ietf:params:xml:ns:yang:iana-if-type"
-HW_NS = "urn:ietf:params:xml:ns:yang:ietf-hardware"
-IANAHW_NS = "urn:ietf:params:xml:ns:yang:iana-hardware"
-SYS_NS = "urn:ietf:params:xml:ns:yang:ietf-system"
-IP_NS = "urn:ietf:params:xml:ns:yang:ietf-ip"
-RT_NS = "urn:ietf:params:xml:ns:yang:ietf-routing"
-V4UR_NS = "urn:ietf:params:xml:ns:yang:ietf-ipv4-unicast-routing"
-V6UR_NS = "urn:ietf:params:xml:ns:yang:ietf-ipv6-unicast-routing"
-AL_NS = "urn:ietf:params:xml:ns:yang:ietf-alarms"
-EMEV_NS = "urn:netconf-emulator:yang:events"
-NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
+from emulator.clock import rfc3339
+from emulator.namespaces import (AL_NS, EMEV_NS, HW_NS, IANAHW_NS, IANAIFT_NS, IF_NS, IP_NS,
+                                 NC_NS, RT_NS, SYS_NS, V4UR_NS, V6UR_NS)
+
 
 _COUNTERS = ("in-octets", "in-unicast-pkts", "in-broadcast-pkts", "in-multicast-pkts",
              "in-discards", "in-errors", "in-unknown-protos", "out-octets", "out-unicast-pkts",
              "out-broadcast-pkts", "out-multicast-pkts", "out-discards", "out-errors")
 # Per second of link-up time, as a share of the link speed in bytes and packets.
 _AVERAGE_PACKET = 700
-
-
-def rfc3339(moment: float) -> str:
-    return datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="seconds") \
-        .replace("+00:00", "Z")
 
 
 def _seed(*parts: str) -> int:
@@ -104,11 +90,11 @@ class OperationalState:
     """Owned by its device; built lazily on first use."""
 
     def __init__(self, device_name: str, device_index: int, seed_state: etree._Element,
-                 clock=time.time):
+                 clock: Callable[[], float], boot_time: float):
         self.clock = clock
         self.device_name = device_name
         self.device_index = device_index
-        self.boot_time = clock()
+        self.boot_time = boot_time
         self.seed = seed_state
         self._seed_index: dict[str, etree._Element] | None = None
         self.links: dict[str, Link] = {}

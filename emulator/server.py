@@ -4,67 +4,54 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import socket
 import ssl
 import time
-import urllib.parse
-from dataclasses import dataclass, field
-from ipaddress import ip_address
-from pathlib import Path
 
 import tornado.httpserver
 import tornado.ioloop
 import tornado.netutil
 import tornado.web
+from lxml import etree
 
 from emulator.api import handlers as api
-from emulator.datastore.storage import Storage
+from emulator.datadir import DataDir, DataDirError
+from emulator.datastore.storage import FILE_NAME, Storage, StorageError
 from emulator.device import Device
 from emulator.fleet import Fleet
-from emulator.netconf.termination import Reason
+from emulator.monitoring import content_id
+from emulator.netconf.termination import Cause, Reason
+from emulator.schema.validate import validate
+from emulator.settings import Options
 from emulator.transports.websocket import NetconfWebSocket
 
 log = logging.getLogger(__name__)
 
-MiB = 1024 * 1024
-DATA_DIR_MARKER = ".netconf-emulator-data"
-
-
-@dataclass
-class Options:
-    host: str = "127.0.0.1"
-    port: int = 8830
-    data_dir: Path = Path(".netconf-emulator")
-    fresh: bool = False
-    max_message_size: int = 64 * MiB
-    ping_interval: float = 30.0
-    hello_timeout: float = 60.0
-    allow_origins: list[str] = field(default_factory=list)
-    allow_hosts: list[str] = field(default_factory=list)
-    username: str = "netconf"
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    tls_client_ca: Path | None = None
-    shutdown_grace: float = 5.0
-    notification_queue: int = 1000      # unread notifications a session may have
-    replay_size: int = 1000             # events kept per device for replay
-    replay_age: float = 24 * 3600.0     # ... and for at most this long
+# Event logs are written behind, a burst of events in one transaction, this
+# often (real milliseconds: it batches disk writes, it models nothing).
+FLUSH_INTERVAL_MS = 100
 
 
 class StartError(Exception):
     """The emulator cannot start; the message says why in one line."""
 
 
+def profile_key(device: Device) -> str:
+    """What a device's stored rows were written under: its profile and the
+    exact set of modules (a change of either asks for a new check)."""
+    return f"{device.profile.name}:{content_id(device.profile.schema)}"
+
+
 class Emulator:
     def __init__(self, fleet: Fleet, options: Options):
         self.fleet = fleet
+        self.runtime = fleet.runtime
         self.options = options
         self.started = time.monotonic()
         self.port: int | None = None
+        self.notices: list[str] = []    # what the start found worth telling (one line each)
         self._server: tornado.httpserver.HTTPServer | None = None
-        self.connections: set[NetconfWebSocket] = set()  # open WebSocket connections
-        self.storage: Storage | None = None
+        self._data_dir = DataDir(options.data_dir)
         self._flusher: tornado.ioloop.PeriodicCallback | None = None
 
     @property
@@ -81,45 +68,28 @@ class Emulator:
             host = f"[{host}]"
         return f"{host}:{self.port}"
 
-    def host_allowed(self, host_header: str) -> bool:
-        """DNS-rebinding guard: may a request name this server by ``host_header``?
-
-        IP literals and localhost cannot be rebound; names are accepted only
-        when the operator gave them (--host, --allow-host, --allow-origin).
-        """
-        host = urllib.parse.urlsplit("//" + host_header).hostname
-        if not host:
-            return False
-        if host == "localhost" or "*" in self.options.allow_origins:
-            return True
-        try:
-            ip_address(host)
-            return True
-        except ValueError:
-            pass
-        named = {self.options.host.lower(), *(h.lower() for h in self.options.allow_hosts)}
-        named.update((urllib.parse.urlsplit(o).hostname or "") for o in self.options.allow_origins)
-        return host in named
-
     def uptime(self) -> float:
         return time.monotonic() - self.started
 
     def application(self) -> tornado.web.Application:
         ctx = {"emulator": self}
+        ws = {"fleet": self.fleet, "options": self.options}
         opts = self.options
         return tornado.web.Application(
             [
-                (r"/netconf/([^/]+)", NetconfWebSocket, ctx),
+                (r"/netconf/([^/]+)", NetconfWebSocket, ws),
                 (r"/api/?", api.IndexHandler, ctx),
                 (r"/api/health", api.HealthHandler, ctx),
                 (r"/api/devices", api.DeviceListHandler, ctx),
                 (r"/api/devices/([^/]+)", api.DeviceHandler, ctx),
                 (r"/api/devices/([^/]+)/journal", api.JournalHandler, ctx),
                 (r"/api/devices/([^/]+)/events", api.DeviceEventHandler, ctx),
+                (r"/api/devices/([^/]+)/reset", api.DeviceResetHandler, ctx),
                 (r"/api/events", api.FleetEventHandler, ctx),
+                (r"/api/reset", api.FleetResetHandler, ctx),
                 (r"/api(/.*)?", api.NotFoundHandler, ctx),
             ],
-            websocket_max_message_size=opts.max_message_size,
+            websocket_max_message_size=self.runtime.limits.max_message_size,
             websocket_ping_interval=opts.ping_interval or None,
             websocket_ping_timeout=opts.ping_interval or None,
         )
@@ -140,73 +110,98 @@ class Emulator:
             raise StartError(f"cannot load TLS files: {exc}") from None
         return context
 
-    def _prepare_data_dir(self) -> None:
-        """Create the data dir; with --fresh, empty it first.
-
-        A marker file says the folder is ours: --fresh never empties a folder
-        that holds anything without it (a mistyped --data-dir loses nothing).
-        """
-        data_dir = self.options.data_dir
-        marker = data_dir / DATA_DIR_MARKER
-        try:
-            entries = [p for p in data_dir.iterdir() if p != marker] if data_dir.is_dir() else []
-            ours = marker.exists() or not entries
-            if self.options.fresh and entries:
-                if not ours:
-                    raise StartError(f"--fresh would delete {len(entries)} file(s) in {data_dir}, "
-                                     f"which is not a netconf-emulator data dir (no {DATA_DIR_MARKER})")
-                for entry in entries:
-                    if entry.is_dir() and not entry.is_symlink():
-                        shutil.rmtree(entry)
-                    else:
-                        entry.unlink()
-            data_dir.mkdir(parents=True, exist_ok=True)
-            if ours:  # never claim a folder that already held files of others
-                marker.touch()
-        except OSError as exc:
-            raise StartError(f"cannot use data directory {data_dir}: {exc.strerror or exc}") from None
-
     async def start(self) -> None:
         """Listen; when this returns, every device accepts sessions."""
         context = self._ssl_context()
-        self._prepare_data_dir()
+        try:
+            self._data_dir.acquire(fresh=self.options.fresh)
+        except DataDirError as exc:
+            raise StartError(str(exc)) from None
         try:
             sockets = tornado.netutil.bind_sockets(self.options.port, self.options.host,
                                                    family=socket.AF_UNSPEC)
         except OSError as exc:
+            self._data_dir.release()
             raise StartError(f"cannot listen on {self.options.host}:{self.options.port}: "
                              f"{exc.strerror}") from None
+        try:
+            storage = Storage.in_dir(self.options.data_dir, self.runtime.clock.now)
+            self._check_stored(storage)
+        except StorageError as exc:
+            for sock in sockets:
+                sock.close()
+            self._data_dir.release()
+            raise StartError(str(exc)) from None
+        self.runtime.storage = storage
         self.port = sockets[0].getsockname()[1]
-        self.storage = Storage.in_dir(self.options.data_dir)
-        for device in self.fleet:
-            device.storage = self.storage
-        Device.replay_size = self.options.replay_size
-        Device.replay_age = self.options.replay_age
-        # Event logs are written behind, a burst of events in one transaction.
-        self._flusher = tornado.ioloop.PeriodicCallback(self.storage.flush, 100)
+        self._flusher = tornado.ioloop.PeriodicCallback(storage.flush, FLUSH_INTERVAL_MS)
         self._flusher.start()
         self._server = tornado.httpserver.HTTPServer(
             self.application(), ssl_options=context,
-            max_body_size=self.options.max_message_size,
-            max_buffer_size=self.options.max_message_size)
+            max_body_size=self.runtime.limits.max_message_size,
+            max_buffer_size=self.runtime.limits.max_message_size)
         self._server.add_sockets(sockets)
+
+    def _check_stored(self, storage: Storage) -> None:
+        """Stored configuration written under another profile (the fleet file
+        changed a device's profile) must still be valid for the device's
+        profile now; if it is not, the device starts from its fixture and the
+        old rows are kept aside in the same file."""
+        keys = {device.name: profile_key(device) for device in self.fleet}
+        storage.profile_keys = keys
+        for name, (stored_key, rows) in storage.stored_configurations().items():
+            device = self.fleet.get(name)
+            if device is None or stored_key == keys[name]:
+                continue      # (rows of a device no longer in the fleet stay, unused)
+            problem = _first_problem(device, rows)
+            if problem is None:
+                storage.record_profile(name, keys[name])
+                continue
+            was = stored_key.split(":")[0] if stored_key else "an earlier version"
+            storage.set_aside(name, problem)
+            self.notices.append(
+                f"device {name}: its stored configuration (written under {was}) is not valid "
+                f"for profile {device.profile.name!r}: {problem}; it starts from its fixture, "
+                f"and the old rows are kept in table set_aside of "
+                f"{self.options.data_dir / FILE_NAME}")
 
     async def stop(self) -> None:
         """Stop listening and end every session cleanly."""
         if self._server is not None:
             self._server.stop()
-        for device in self.fleet:
-            device.close_all_sessions(Reason.OTHER, "server shutting down")
+        connections = self.runtime.connections
+        for connection in list(connections):
+            connection.end(Reason.OTHER, "server shutting down", Cause.SHUTDOWN)
         # Give clients a moment to answer our close frames, then hang up.
         deadline = time.monotonic() + self.options.shutdown_grace
-        while self.connections and time.monotonic() < deadline:
+        while connections and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-        for handler in list(self.connections):
-            handler.abort()
+        for connection in list(connections):
+            connection.abort()
         if self._server is not None:
             await self._server.close_all_connections()
+            self._server = None
         if self._flusher is not None:
             self._flusher.stop()
-        if self.storage is not None:
-            self.storage.close()
-            self.storage = None
+            self._flusher = None
+        self.fleet.unload()
+        if self.runtime.storage is not None:
+            self.runtime.storage.close()
+            self.runtime.storage = None
+        self._data_dir.release()
+
+
+def _first_problem(device: Device, rows: dict[str, str]) -> str | None:
+    """The first reason the device's profile refuses its stored rows, or None."""
+    for name in ("running", "startup", "rollback"):
+        text = rows.get(name)
+        if text is None:
+            continue
+        try:
+            tree = etree.fromstring(text.encode())
+        except etree.XMLSyntaxError as exc:
+            return f"{name} is not XML: {exc}"
+        errors = validate(device.profile.schema, tree)
+        if errors:
+            return f"{name}: {errors[0].path}: {errors[0].message}"
+    return None

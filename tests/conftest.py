@@ -7,22 +7,30 @@ import json
 import threading
 import urllib.error
 import urllib.request
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
+from emulator.clock import Clock, RealClock
 from emulator.fleet import load_fleet
-from emulator.server import Emulator, Options
+from emulator.runtime import Limits, Runtime
+from emulator.server import Emulator
+from emulator.settings import Options
 from tests.client import NetconfClient
+
+LIMITS = {f.name for f in fields(Limits)}
 
 
 class RunningServer:
     """An :class:`Emulator` serving on its own event loop in a thread."""
 
-    def __init__(self, fleet_path: Path | None, options: Options):
-        self.emulator = Emulator(load_fleet(fleet_path), options)
+    def __init__(self, fleet_path: Path | None, options: Options, limits: Limits = Limits(),
+                 clock: Clock | None = None):
+        self.runtime = Runtime(clock=clock or RealClock(), limits=limits)
+        self.fleet = load_fleet(fleet_path, self.runtime)
+        self.emulator = Emulator(self.fleet, options)
         self.loop = asyncio.new_event_loop()
         self._started = threading.Event()
         self._error: BaseException | None = None
@@ -91,9 +99,13 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
     """A server of one's own: ``make_server(fleet=..., **option_overrides)``."""
     started: list[RunningServer] = []
 
-    def make(fleet: Path | None = None, **overrides: Any) -> RunningServer:
-        options = replace(Options(port=0, data_dir=tmp_path / "data"), **overrides)
-        running = RunningServer(fleet, options)
+    def make(fleet: Path | None = None, clock: Clock | None = None,
+             **overrides: Any) -> RunningServer:
+        """``overrides``: fields of Options or of Limits."""
+        limits = replace(Limits(), **{k: v for k, v in overrides.items() if k in LIMITS})
+        options = replace(Options(port=0, data_dir=tmp_path / "data"),
+                          **{k: v for k, v in overrides.items() if k not in LIMITS})
+        running = RunningServer(fleet, options, limits, clock)
         started.append(running)
         return running
 

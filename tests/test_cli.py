@@ -66,19 +66,29 @@ def test_fleet_option_and_fresh(tmp_path):
         assert served.stop() == 0
 
 
-@pytest.mark.parametrize("served_before", [False, True])
-def test_fresh_never_empties_a_folder_that_is_not_ours(tmp_path, served_before):
+@pytest.mark.parametrize("fresh", [False, True])
+def test_a_folder_that_is_not_ours_is_refused_and_left_alone(tmp_path, fresh):
+    """A data dir the server writes to carries the marker, so the server never
+    writes into a folder of other files: it could not --fresh it later."""
     precious = tmp_path / "home"
     precious.mkdir()
     (precious / "thesis.tex").write_text("years of work")
-    if served_before:  # a plain start must not claim the folder either
-        assert Served(data_dir=precious).stop() == 0
-        assert not (precious / ".netconf-emulator-data").exists()
-    result = run("serve", "--port", "0", "--fresh", "--data-dir", str(precious))
+    result = run("serve", "--port", "0", *(["--fresh"] if fresh else []),
+                 "--data-dir", str(precious))
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
-    assert "not a netconf-emulator data dir" in line
+    assert "holds files that are not netconf-emulator's" in line and str(precious) in line
+    assert sorted(p.name for p in precious.iterdir()) == ["thesis.tex"]
     assert (precious / "thesis.tex").read_text() == "years of work"
+
+
+def test_a_data_dir_written_to_carries_the_marker(tmp_path):
+    data_dir = tmp_path / "new"
+    with Served(data_dir=data_dir):
+        pass
+    assert (data_dir / ".netconf-emulator-data").exists()
+    with Served("--fresh", data_dir=data_dir):   # so --fresh works on it later
+        pass
 
 
 def test_bad_fleet_is_refused_with_file_and_line(tmp_path):

@@ -20,8 +20,10 @@ import pytest
 from lxml import etree
 
 from emulator.fleet import load_fleet
-from emulator.notifications import event_time
-from emulator.scheduler import ManualScheduler
+from emulator.clock import VirtualClock, rfc3339
+from emulator.runtime import Limits, Runtime
+from tests.memory import MemoryWire, connect
+from tests.memory import subscribe as subscribe_wire
 from tests.client import NC, NS, rpc_errors
 
 NCE = "urn:ietf:params:xml:ns:netconf:notification:1.0"
@@ -338,26 +340,38 @@ def test_streams_are_listed(server):
     assert stream.findtext("m:replayLogCreationTime", namespaces=X).endswith("Z")
 
 
+def on_virtual_clock(name: str = "core-1", start: float = 2_000_000.0, **limits):
+    """A device of the default fleet whose time moves only when the test says."""
+    clock = VirtualClock(start)
+    return load_fleet(None, Runtime(clock=clock, limits=Limits(**limits))).get(name), clock
+
+
 def test_event_time_never_goes_backwards():
-    device = load_fleet().get("core-1")
-    device.scheduler = ManualScheduler(start=2_000_000.0)
+    device, clock = on_virtual_clock()
     device.publish(etree.Element(f"{{{EMEV}}}link-down"))
-    device.scheduler.now -= 60    # the clock steps back
+    clock._now -= 60    # a wall clock can step back; eventTime must not
     device.publish(etree.Element(f"{{{EMEV}}}link-up"))
     first, second = device.events.events
     assert second.time > first.time
 
 
 def test_the_replay_log_is_bounded_by_count():
-    device = load_fleet().get("core-1")
-    device.scheduler = ManualScheduler(start=3_000_000.0)
-    type(device).replay_size, saved = 3, type(device).replay_size
-    try:
-        for _ in range(10):
-            device.publish(etree.Element(f"{{{EMEV}}}link-down"))
-        assert [e.seq for e in device.events.events] == [8, 9, 10]
-    finally:
-        type(device).replay_size = saved
+    device, _ = on_virtual_clock(replay_size=3)
+    for _ in range(10):
+        device.publish(etree.Element(f"{{{EMEV}}}link-down"))
+    assert [e.seq for e in device.events.events] == [8, 9, 10]
+
+
+def test_the_replay_log_drops_events_older_than_its_age():
+    device, clock = on_virtual_clock(replay_age=3600)
+    device.publish(etree.Element(f"{{{EMEV}}}link-down"))
+    clock.advance(1800)
+    device.publish(etree.Element(f"{{{EMEV}}}link-up"))
+    clock.advance(1801)               # the first is now 3601 s old
+    wire = MemoryWire()
+    connection, _ = connect(device, wire)
+    subscribe_wire(connection, wire, f"<startTime>{rfc3339(clock.now() - 7200)}</startTime>")
+    assert wire.notes() == ["link-up", "netconf-session-start", "replayComplete"]
 
 
 def stalled_subscriber(port: int, device: str) -> socket.socket:
@@ -426,132 +440,94 @@ def test_a_subscriber_that_does_not_read_is_let_go_and_others_never_notice(make_
 
 
 def test_an_overflowing_session_is_ended_and_counted():
-    device = load_fleet().get("core-1")
-    device.scheduler = ManualScheduler()
-
-    class Full:   # a transport whose client has stopped reading
-        sent: list[str] = []
-        closed = None
-
-        def send(self, text: str) -> None:
-            self.sent.append(text)
-
-        def send_notification(self, text: str) -> bool:
-            return False
-
-        def disconnect(self, termination) -> None:
-            self.closed = termination
-
-    transport = Full()
-    session = device.open_session(transport, "u")
-    session.start()
-    session.receive(f'<hello xmlns="{NC}"><capabilities><capability>'
-                    "urn:ietf:params:netconf:base:1.1</capability></capabilities></hello>")
-    session.receive(f'<rpc message-id="1" xmlns="{NC}"><create-subscription xmlns="{NCE}"/></rpc>')
-    assert 'message-id="1"' in transport.sent[-1] and "<ok/>" in transport.sent[-1]
+    device, clock = on_virtual_clock(notification_queue=1)
+    wire = MemoryWire()
+    connection, _ = connect(device, wire)
+    subscribe_wire(connection, wire)
+    wire.room = 0                       # the client stops reading
+    # link-down and its alarm: the first fills the queue, the second overflows it
     device.raise_event("link-down", {"interface": "eth0"})
     assert device.stats["notification-overflows"] == 1
-    device.scheduler.advance(0)   # it is let go just after the delivery
-    assert session.closed and "notification queue overflow" in transport.closed.detail
-
-
-class Collecting:
-    def __init__(self, room: int = 10**9):
-        self.sent: list[str] = []
-        self.room = room
-        self.closed = None
-
-    def send(self, text: str) -> None:
-        self.sent.append(text)
-
-    def send_notification(self, text: str) -> bool:
-        if self.room <= 0:
-            return False
-        self.room -= 1
-        self.sent.append(text)
-        return True
-
-    def disconnect(self, termination) -> None:
-        self.closed = termination
-
-
-def subscribed(device, transport, body: str = ""):
-    session = device.open_session(transport, "u", "127.0.0.1")
-    session.start()
-    session.receive(f'<hello xmlns="{NC}"><capabilities><capability>'
-                    "urn:ietf:params:netconf:base:1.1</capability></capabilities></hello>")
-    session.receive(f'<rpc message-id="1" xmlns="{NC}"><create-subscription xmlns="{NCE}">{body}'
-                    "</create-subscription></rpc>")
-    assert any(t.startswith("<rpc-reply") and "<ok/>" in t for t in transport.sent)
-    return session
-
-
-def notes(transport) -> list[str]:
-    return [etree.QName(content(etree.fromstring(t))).localname for t in transport.sent
-            if t.startswith("<notification")]
+    assert wire.notes()[-1] == "link-down"
+    clock.advance(0)   # it is let go just after the delivery
+    assert connection.session.closed and "notification queue overflow" in wire.closed.detail
 
 
 def test_an_overflow_never_reorders_what_the_others_get():
-    device = load_fleet().get("core-1")
-    device.scheduler = ManualScheduler()
-    full, fine = Collecting(room=0), Collecting()
-    subscribed(device, full)
-    subscribed(device, fine)
+    device, clock = on_virtual_clock(notification_queue=1)
+    full, fine = MemoryWire(), MemoryWire()
+    subscribe_wire(*connect(device, full))
+    subscribe_wire(*connect(device, fine))
+    full.room = 0
     device.raise_event("link-down", {"interface": "eth1"})
-    device.scheduler.advance(0)
-    assert notes(fine) == ["link-down", "alarm-notification", "netconf-session-end"]
+    clock.advance(0)
+    assert fine.notes()[-3:] == ["link-down", "alarm-notification", "netconf-session-end"]
 
 
 def test_a_filter_that_fails_ends_only_its_own_subscription():
-    device = load_fleet().get("core-1")
-    device.scheduler = ManualScheduler()
-    broken, fine = Collecting(), Collecting()
-    bad = subscribed(device, broken, f'<filter type="xpath" xmlns:ev="{EMEV}" '
-                                     'select="/ev:link-down[no-such-function()]"/>')
-    subscribed(device, fine)
+    device, _ = on_virtual_clock()
+    broken, fine = MemoryWire(), MemoryWire()
+    bad, _ = connect(device, broken)
+    subscribe_wire(bad, broken, f'<filter type="xpath" xmlns:ev="{EMEV}" '
+                           'select="/ev:link-down[no-such-function()]"/>')
+    subscribe_wire(*connect(device, fine))
     device.raise_event("link-down", {"interface": "eth1"})
-    assert bad.subscription is None and not bad.closed
-    assert notes(fine)[-2:] == ["link-down", "alarm-notification"]
+    assert bad.session.subscription is None and not bad.session.closed
+    assert fine.notes()[-2:] == ["link-down", "alarm-notification"]
 
 
 def test_a_filter_that_selects_part_of_an_event_gets_all_of_it():
-    device = load_fleet().get("core-1")
-    device.scheduler = ManualScheduler()
-    transport = Collecting()
-    session = subscribed(device, transport, f'<filter type="subtree"><link-down xmlns="{EMEV}">'
-                                            "<if-index/></link-down></filter>")
+    device, _ = on_virtual_clock()
+    wire = MemoryWire()
+    connection, _ = connect(device, wire)
+    subscribe_wire(connection, wire, f'<filter type="subtree"><link-down xmlns="{EMEV}">'
+                                "<if-index/></link-down></filter>")
     device.raise_event("link-down", {"interface": "eth1"})
-    [note] = [etree.fromstring(t) for t in transport.sent if t.startswith("<notification")]
+    [note] = [etree.fromstring(t) for t in wire.sent if t.startswith("<notification")]
     assert content(note).findtext("ev:if-name", namespaces=X) == "eth1"
-    assert session.subscription is not None
+    assert connection.session.subscription is not None
 
 
 def test_link_events_on_an_interface_that_is_administratively_down_change_nothing():
-    device = load_fleet().get("edge-01")
-    device.scheduler = ManualScheduler()
-    transport = Collecting()
-    subscribed(device, transport)
+    device, _ = on_virtual_clock("edge-01")
+    wire = MemoryWire()
+    subscribe_wire(*connect(device, wire))
     answer = device.raise_event("link-up", {"interface": "eth2"})   # eth2 is enabled false
     assert answer["changed"] is False and answer["oper-status"] == "down"
-    assert notes(transport) == []
+    assert wire.notes() == []
     assert device.operational().alarms == {}
 
 
 def test_replay_includes_events_exactly_at_start_and_stop_time():
-    device = load_fleet().get("core-1")
-    clock = ManualScheduler(start=4_000_000.123456789)
-    device.scheduler = clock
+    device, clock = on_virtual_clock(start=4_000_000.123456789)
     for _ in range(10):
         device.publish(etree.Element(f"{{{EMEV}}}link-down"))
         clock.advance(0.0000013)
     for event in list(device.events.events):
-        printed = event_time(event.time)
-        transport = Collecting()
-        subscribed(device, transport, f"<startTime>{printed}</startTime><stopTime>{printed}</stopTime>")
-        texts = [t for t in transport.sent if t.startswith("<notification")]
+        printed = rfc3339(event.time)
+        wire = MemoryWire()
+        connection, _ = connect(device, wire)
+        subscribe_wire(connection, wire, f"<startTime>{printed}</startTime><stopTime>{printed}</stopTime>")
+        texts = [t for t in wire.sent if t.startswith("<notification")]
         assert f"<eventTime>{printed}</eventTime>" in texts[0], (printed, texts)
         times = [etree.fromstring(t).findtext("n:eventTime", namespaces=X) for t in texts]
         assert times == sorted(times)   # replayComplete and notificationComplete come after
+
+
+def test_a_subscription_ends_at_its_stop_time_on_the_clock():
+    device, clock = on_virtual_clock()
+    wire = MemoryWire()
+    connection, _ = connect(device, wire)
+    start, stop = rfc3339(clock.now()), rfc3339(clock.now() + 3600)
+    subscribe_wire(connection, wire, f"<startTime>{start}</startTime><stopTime>{stop}</stopTime>")
+    clock.advance(1800)
+    device.raise_event("link-down", {"interface": "eth1"})
+    clock.advance(1799)
+    assert "notificationComplete" not in wire.notes()
+    clock.advance(1)
+    assert wire.notes()[-1] == "notificationComplete"
+    device.raise_event("link-up", {"interface": "eth1"})
+    assert "link-up" not in wire.notes()
 
 
 # -- every kind of notification is valid against its module (yanglint) -----------------------

@@ -8,29 +8,39 @@ import pytest
 from lxml import etree
 
 from emulator.fleet import load_fleet
-from emulator.netconf.errors import RpcError
+from emulator.errors import RpcError
 from emulator.netconf.operations import BASE_OPERATIONS, OperationRegistry
-from emulator.netconf.session import State
+from emulator.netconf.session import Close, Notify, Send, Session, State
 from emulator.netconf.termination import Reason, Termination
+from emulator.transports.websocket import TRANSPORT
 from tests.client import BASE10, BASE11, NC, NS, hello, rpc_errors
 
 
 class MemoryTransport:
-    """A transport that keeps what the session sends, for the core's tests."""
+    """Carries a session for the core's tests: hands it messages, keeps what it
+    returns (and what it announces between calls)."""
 
-    def __init__(self) -> None:
+    def __init__(self, session: Session) -> None:
+        self.session = session
         self.sent: list[str] = []
+        self.outputs: list = []
         self.termination: Termination | None = None
+        session.on_output = lambda: self.take(session.take_output())
 
-    def send(self, text: str) -> None:
-        self.sent.append(text)
+    def take(self, outputs: list) -> list:
+        for output in outputs:
+            self.outputs.append(output)
+            if isinstance(output, (Send, Notify)):
+                self.sent.append(output.text)
+            elif isinstance(output, Close):
+                self.termination = output.termination
+        return outputs
 
-    def send_notification(self, text: str) -> bool:
-        self.sent.append(text)
-        return True
+    def receive(self, data) -> list:
+        return self.take(self.session.receive(data))
 
-    def disconnect(self, termination: Termination) -> None:
-        self.termination = termination
+    def terminate(self, reason, detail="") -> list:
+        return self.take(self.session.terminate(reason, detail))
 
     def last(self) -> etree._Element:
         return etree.fromstring(self.sent[-1].encode())
@@ -42,16 +52,16 @@ def device():
 
 
 def open_session(device, caps=(BASE10, BASE11)):
-    transport = MemoryTransport()
-    session = device.open_session(transport, "alice", "192.0.2.7")
-    session.start()
+    session = device.open_session("alice", "192.0.2.7", TRANSPORT)
+    transport = MemoryTransport(session)
+    transport.take(session.start())
     if caps is not None:
-        session.receive(hello(*caps))
+        transport.receive(hello(*caps))
     return session, transport
 
 
 def rpc(session, transport, body, attrs='message-id="1"'):
-    session.receive(f'<rpc {attrs} xmlns="{NC}">{body}</rpc>')
+    transport.receive(f'<rpc {attrs} xmlns="{NC}">{body}</rpc>')
     return transport.last()
 
 
@@ -90,7 +100,7 @@ def test_hello_without_a_common_base_ends_the_session(device):
 
 def test_client_hello_with_session_id_ends_the_session(device):
     session, transport = open_session(device, caps=None)
-    session.receive(f'<hello xmlns="{NC}"><capabilities><capability>{BASE11}</capability>'
+    transport.receive(f'<hello xmlns="{NC}"><capabilities><capability>{BASE11}</capability>'
                     '</capabilities><session-id>4</session-id></hello>')
     assert transport.termination.reason is Reason.BAD_HELLO
     assert "session-id" in transport.termination.detail
@@ -100,16 +110,16 @@ def test_client_hello_with_session_id_ends_the_session(device):
                                    "<hello xmlns='urn:other'/>"])
 def test_anything_but_a_well_formed_hello_first_ends_the_session(device, first):
     session, transport = open_session(device, caps=None)
-    session.receive(first)
+    transport.receive(first)
     assert session.closed and transport.termination.reason is Reason.BAD_HELLO
     assert len(transport.sent) == 1  # only the server's hello: no rpc-reply before a hello
 
 
 def test_messages_after_the_end_are_ignored(device):
     session, transport = open_session(device)
-    session.terminate(Reason.OTHER, "test")
+    transport.terminate(Reason.OTHER, "test")
     sent = len(transport.sent)
-    session.receive(f'<rpc message-id="1" xmlns="{NC}"><close-session/></rpc>')
+    transport.receive(f'<rpc message-id="1" xmlns="{NC}"><close-session/></rpc>')
     assert len(transport.sent) == sent
 
 
@@ -141,7 +151,7 @@ def test_missing_message_id_is_missing_attribute(device):
                                   "<rpc message-id='1' xmlns='%s'><a></b></rpc>" % NC])
 def test_malformed_xml_is_malformed_message(device, text):
     session, transport = open_session(device)
-    session.receive(text)
+    transport.receive(text)
     [err] = rpc_errors(transport.last())
     assert err["tag"] == "malformed-message" and err["type"] == "rpc"
     assert session.state is State.OPEN
@@ -150,26 +160,26 @@ def test_malformed_xml_is_malformed_message(device, text):
 def test_base10_sessions_get_operation_failed_instead_of_malformed_message(device):
     # malformed-message is new in base:1.1 and must not be sent to 1.0 peers.
     session, transport = open_session(device, caps=(BASE10,))
-    session.receive("<rpc")
+    transport.receive("<rpc")
     [err] = rpc_errors(transport.last())
     assert err["tag"] == "operation-failed" and err["type"] == "rpc"
 
 
 def test_trailing_end_of_message_marker_is_tolerated(device):
     session, transport = open_session(device)
-    session.receive(f'<rpc message-id="7" xmlns="{NC}"><close-session/></rpc>]]>]]>')
+    transport.receive(f'<rpc message-id="7" xmlns="{NC}"><close-session/></rpc>]]>]]>')
     assert transport.last().find("nc:ok", NS) is not None
 
 
 def test_binary_utf8_messages_are_accepted(device):
     session, transport = open_session(device)
-    session.receive(f'<rpc message-id="é" xmlns="{NC}"><close-session/></rpc>'.encode())
+    transport.receive(f'<rpc message-id="é" xmlns="{NC}"><close-session/></rpc>'.encode())
     assert transport.last().get("message-id") == "é"
 
 
 def test_xml_declaration_in_another_encoding_is_refused(device):
     session, transport = open_session(device)
-    session.receive(b'<?xml version="1.0" encoding="ISO-8859-1"?>'
+    transport.receive(b'<?xml version="1.0" encoding="ISO-8859-1"?>'
                     b'<rpc message-id="1" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
                     b'<close-session/></rpc>')
     [err] = rpc_errors(transport.last())
@@ -180,7 +190,7 @@ def test_xxe_payload_never_reads_a_file(device, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET-CONTENT")
     session, transport = open_session(device)
-    session.receive(f'<?xml version="1.0"?><!DOCTYPE rpc [<!ENTITY x SYSTEM "file://{secret}">]>'
+    transport.receive(f'<?xml version="1.0"?><!DOCTYPE rpc [<!ENTITY x SYSTEM "file://{secret}">]>'
                     f'<rpc message-id="1" xmlns="{NC}"><kill-session><session-id>&x;</session-id>'
                     '</kill-session></rpc>')
     assert "TOP-SECRET" not in transport.sent[-1]
@@ -196,7 +206,7 @@ def test_billion_laughs_is_refused_quickly(device):
                f'<rpc message-id="1" xmlns="{NC}"><get>&lol9;</get></rpc>')
     session, transport = open_session(device)
     started = time.perf_counter()
-    session.receive(payload)
+    transport.receive(payload)
     assert time.perf_counter() - started < 1.0  # 10^9 laughs would take far longer
     [err] = rpc_errors(transport.last())
     assert err["tag"] == "malformed-message"
@@ -205,13 +215,13 @@ def test_billion_laughs_is_refused_quickly(device):
 
 def test_non_rpc_message_gets_an_error_and_the_session_goes_on(device):
     session, transport = open_session(device)
-    session.receive(f'<notification xmlns="{NC}"/>')
+    transport.receive(f'<notification xmlns="{NC}"/>')
     [err] = rpc_errors(transport.last())
     assert err["tag"] == "malformed-message" and "<rpc>" in err["message"]
-    session.receive('<rpc message-id="1"><close-session/></rpc>')
+    transport.receive('<rpc message-id="1"><close-session/></rpc>')
     [err] = rpc_errors(transport.last())
     assert err["message"] == "expected <rpc> in the base namespace, got <rpc> in no namespace"
-    session.receive(hello(BASE11))
+    transport.receive(hello(BASE11))
     [err] = rpc_errors(transport.last())
     assert "only once" in err["message"]
     assert session.state is State.OPEN
@@ -249,7 +259,7 @@ def test_a_bug_in_an_operation_is_operation_failed_not_a_traceback(device):
     def explode(rpc):
         raise ZeroDivisionError("boom")
 
-    device.operations = registry
+    device.runtime.operations = registry
     session, transport = open_session(device)
     [err] = rpc_errors(rpc(session, transport, "<explode xmlns='urn:example:test'/>"))
     assert err["tag"] == "operation-failed"
@@ -268,7 +278,7 @@ def test_an_added_operation_gets_its_reply_and_errors(device):
         data.text = text
         return data
 
-    device.operations = registry
+    device.runtime.operations = registry
     session, transport = open_session(device)
     reply = rpc(session, transport, "<echo xmlns='urn:example:test'><say>hi</say></echo>")
     assert reply.findtext("nc:data", namespaces=NS) == "hi"
@@ -334,29 +344,7 @@ def test_kill_session_cannot_reach_another_devices_session():
     assert not other.closed
 
 
-# -- the journal ----------------------------------------------------------------
-
-def test_journal_records_both_directions_in_order(device):
-    session, transport = open_session(device)
-    rpc(session, transport, "<close-session/>", attrs='message-id="42"')
-    entries = list(device.journal(session=session.id))
-    assert [e.direction for e in entries] == ["out", "in", "in", "out"]
-    assert 'message-id="42"' in entries[2].text and "<ok/>" in entries[3].text
-    assert [e.seq for e in entries] == sorted(e.seq for e in entries)
-    assert list(device.journal(limit=1))[0].seq == entries[-1].seq
-
-
-def test_journal_is_bounded_and_cuts_huge_messages():
-    fleet = load_fleet(journal_size=5)
-    device = fleet.get("core-1")
-    session, transport = open_session(device)
-    for _ in range(10):
-        rpc(session, transport, "<foo/>")
-    assert len(list(device.journal())) == 5
-    session.receive("<" + "x" * 400_000)
-    [last_in] = [e for e in device.journal() if e.direction == "in"][-1:]
-    assert len(last_in.text) < 300_000 and "more characters not kept" in last_in.text
-
+# -- errors ---------------------------------------------------------------------
 
 def test_rpc_error_refuses_a_tag_with_the_wrong_type():
     with pytest.raises(ValueError):
@@ -408,7 +396,7 @@ def test_unusual_message_ids_are_echoed_exactly(device, message_id):
     session, transport = open_session(device)
     quote = "'" if '"' in message_id else '"'
     for _ in range(2):
-        session.receive(f"<rpc message-id={quote}{message_id}{quote} xmlns=\"{NC}\">{GET_HOSTNAME}</rpc>")
+        transport.receive(f"<rpc message-id={quote}{message_id}{quote} xmlns=\"{NC}\">{GET_HOSTNAME}</rpc>")
         reply = transport.last()
         expected = etree.fromstring(f"<x a={quote}{message_id}{quote}/>").get("a")
         assert reply.get("message-id") == expected and hostname_of(reply) == "core-1"
@@ -417,8 +405,8 @@ def test_unusual_message_ids_are_echoed_exactly(device, message_id):
 def test_a_declaration_first_and_other_requests_are_not_confused(device):
     session, transport = open_session(device)
     text = f'<?xml version="1.0" encoding="UTF-8"?><rpc message-id="d1" xmlns="{NC}">{GET_HOSTNAME}</rpc>'
-    session.receive(text)
-    session.receive(text.replace('"d1"', '"d2"'))
+    transport.receive(text)
+    transport.receive(text.replace('"d1"', '"d2"'))
     assert transport.last().get("message-id") == "d2" and hostname_of(transport.last()) == "core-1"
     other = GET_HOSTNAME.replace("<hostname/>", "<contact/>")
     reply = rpc(session, transport, other, attrs='message-id="d3"')

@@ -1,27 +1,35 @@
-"""The admin JSON API: health, devices, and each device's message journal."""
+"""The admin JSON API: health, devices, each device's message journal, events
+and resets.
+
+Handlers get the running server (emulator.server.Emulator, which sits above
+this module: typed loosely) and map the device's domain errors to statuses.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import tornado.web
 
 from emulator import __version__
-from emulator.device import EventError
+from emulator.clock import rfc3339
+from emulator.device import (BadEventParameter, Device, DeviceError, NoSuchInterface,
+                             UnknownEvent)
 from emulator.events import CATALOGUE
+from emulator.settings import host_allowed, origin_allowed
 
-if TYPE_CHECKING:
-    from emulator.device import Device
-    from emulator.server import Emulator
+# The HTTP status of each domain error a device raises.
+STATUS_OF: dict[type[DeviceError], int] = {
+    UnknownEvent: 400,
+    BadEventParameter: 400,
+    NoSuchInterface: 404,
+}
 
 
-def rfc3339(timestamp: float | datetime) -> str:
-    if not isinstance(timestamp, datetime):
-        timestamp = datetime.fromtimestamp(timestamp, timezone.utc)
-    return timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def status_of(error: DeviceError) -> int:
+    return STATUS_OF.get(type(error), 400)
 
 
 class ApiError(tornado.web.HTTPError):
@@ -33,13 +41,19 @@ class ApiError(tornado.web.HTTPError):
 
 
 class ApiHandler(tornado.web.RequestHandler):
-    def initialize(self, emulator: "Emulator") -> None:
+    def initialize(self, emulator: Any) -> None:
         self.emulator = emulator
 
     def prepare(self) -> None:
-        if not self.emulator.host_allowed(self.request.host):
+        options = self.emulator.options
+        if not host_allowed(options, self.request.host):
             raise ApiError(403, f"this server is not served as {self.request.host!r} "
                                 "(name it with --allow-host)")
+        origin = self.request.headers.get("Origin")
+        if self.request.method not in ("GET", "HEAD", "OPTIONS") and \
+                not origin_allowed(options, origin, self.request.host):
+            raise ApiError(403, f"origin {origin!r} may not change this server "
+                                "(allow it with --allow-origin)")
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
@@ -60,7 +74,7 @@ class ApiHandler(tornado.web.RequestHandler):
                 else "error"
         self.finish(json.dumps({"error": message, "status": status_code}) + "\n")
 
-    def device(self, name: str) -> "Device":
+    def device(self, name: str) -> Device:
         device = self.emulator.fleet.get(name)
         if device is None:
             raise ApiError(404, f"no device named {name!r} in this fleet")
@@ -79,12 +93,12 @@ class ApiHandler(tornado.web.RequestHandler):
             raise ApiError(400, f"query parameter {name!r} must be from {low} to {high}")
         return value
 
-    def device_summary(self, device: "Device") -> dict[str, Any]:
+    def device_summary(self, device: Device) -> dict[str, Any]:
         return {
             "name": device.name,
             "profile": device.profile.name,
             "url": self.emulator.device_url(device, host=self.request.host),
-            "status": device.status,
+            "status": device.status.value,
             "session_count": len(device.sessions),
         }
 
@@ -98,6 +112,8 @@ class IndexHandler(ApiHandler):
             "GET /api/devices/{device}/journal[?limit=N][&session=ID]",
             "POST /api/devices/{device}/events",
             "POST /api/events",
+            "POST /api/devices/{device}/reset",
+            "POST /api/reset",
         ], "events": CATALOGUE})
 
 
@@ -161,7 +177,10 @@ class JournalHandler(ApiHandler):
 
 
 class ApiJsonBody(ApiHandler):
-    def json_body(self) -> dict[str, Any]:
+    def json_body(self, empty: Any = None) -> dict[str, Any]:
+        """The body as a JSON object; an empty body is ``empty`` when given."""
+        if not self.request.body.strip() and empty is not None:
+            return empty
         try:
             body = json.loads(self.request.body or b"null")
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -178,17 +197,26 @@ class ApiJsonBody(ApiHandler):
                                 f"{', '.join(CATALOGUE)})")
         return name
 
-    def check_on(self, device: "Device", body: dict[str, Any]) -> None:
+    def check_on(self, device: Device, body: dict[str, Any]) -> None:
         try:
             device.check_event(self.event_name(body), body)
-        except EventError as exc:
-            raise ApiError(exc.status, f"{device.name}: {exc.message}") from None
+        except DeviceError as exc:
+            raise ApiError(status_of(exc), f"{device.name}: {exc}") from None
 
-    def raise_on(self, device: "Device", body: dict[str, Any]) -> dict[str, Any]:
+    def raise_on(self, device: Device, body: dict[str, Any]) -> dict[str, Any]:
         try:
             return device.raise_event(self.event_name(body), body)
-        except EventError as exc:
-            raise ApiError(exc.status, exc.message) from None
+        except DeviceError as exc:
+            raise ApiError(status_of(exc), str(exc)) from None
+
+    def devices_named(self, body: dict[str, Any]) -> list[Device]:
+        """``"devices": [...]`` of the body, every one known; the whole fleet without it."""
+        names = body.get("devices")
+        if names is None:
+            return list(self.emulator.fleet)
+        if isinstance(names, list) and all(isinstance(n, str) for n in names):
+            return [self.device(n) for n in dict.fromkeys(names)]
+        raise ApiError(400, '"devices" must be a list of device names')
 
 
 class DeviceEventHandler(ApiJsonBody):
@@ -201,17 +229,29 @@ class FleetEventHandler(ApiJsonBody):
 
     def post(self) -> None:
         body = self.json_body()
-        names = body.get("devices")
-        if names is None:
-            devices = list(self.emulator.fleet)
-        elif isinstance(names, list) and all(isinstance(n, str) for n in names):
-            devices = [self.device(n) for n in names]
-        else:
-            raise ApiError(400, '"devices" must be a list of device names')
+        devices = self.devices_named(body)
         for device in devices:   # all or nothing: refuse before anything changes
             self.check_on(device, body)
         results = [self.raise_on(device, body) for device in devices]
         self.send_json({"raised": len(results), "changed": sum(r["changed"] for r in results)})
+
+
+class DeviceResetHandler(ApiJsonBody):
+    """Back to the fixture; the device's sessions end ("device reset")."""
+
+    def post(self, name: str) -> None:
+        device = self.device(name)
+        self.emulator.fleet.reset([device])
+        self.send_json({"reset": 1, "devices": [device.name]})
+
+
+class FleetResetHandler(ApiJsonBody):
+    """The whole fleet, or ``{"devices": [...]}``; every name is checked first."""
+
+    def post(self) -> None:
+        devices = self.devices_named(self.json_body(empty={}))
+        self.emulator.fleet.reset(devices)
+        self.send_json({"reset": len(devices)})
 
 
 class NotFoundHandler(ApiHandler):

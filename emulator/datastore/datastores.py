@@ -14,16 +14,13 @@ import logging
 from collections import OrderedDict
 from copy import deepcopy
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from lxml import etree
 
 from emulator.datastore.storage import Storage
-from emulator.netconf.errors import RpcError, RpcErrors
+from emulator.errors import RpcError, RpcErrors
 from emulator.schema.validate import validate_change
-
-if TYPE_CHECKING:
-    from emulator.device import Device
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +73,16 @@ class _CandidateChanges:
 
 
 class Datastores:
-    def __init__(self, device: "Device", storage: Storage | None, scheduler: Any):
+    """``device``: the name rows are stored under; ``schema``: the profile's;
+    ``initial``: the fixture configuration's text, read when nothing is stored."""
+
+    def __init__(self, device: str, schema: Any, initial: Callable[[], str],
+                 storage: Storage | None, clock: Any):
         self.device = device
+        self.schema = schema
+        self.initial = initial
         self.storage = storage
-        self.scheduler = scheduler
+        self.clock = clock
         self._trees: dict[str, etree._Element] = {}
         self._moved: tuple[etree._Element, _CandidateChanges] | None = None
         self.candidate_changes: _CandidateChanges | None = None   # None: candidate == running
@@ -101,9 +104,9 @@ class Datastores:
             self.restore_after_restart()
         tree = self._trees.get(name)
         if tree is None:
-            text = self.storage.load(self.device.name, name) if self.storage else None
+            text = self.storage.load(self.device, name) if self.storage else None
             if text is None:
-                text = self.device.initial("config")
+                text = self.initial()
             tree = self._trees[name] = etree.fromstring(text.encode(), _COMPACT)
         return tree
 
@@ -123,7 +126,7 @@ class Datastores:
 
     def _persist(self, **trees: etree._Element) -> None:
         if self.storage is not None:
-            self.storage.save(self.device.name, {
+            self.storage.save(self.device, {
                 name: etree.tostring(tree, encoding="unicode") for name, tree in trees.items()})
 
     def cached_reply(self, tree: etree._Element, key: tuple) -> str | None:
@@ -145,20 +148,39 @@ class Datastores:
         """Where a pending confirmed commit would roll back to, kept across restarts
         (RFC 6241 8.4.1: after a reboot the earlier configuration comes back)."""
         if self.storage is not None:
-            self.storage.save(self.device.name, {
+            self.storage.save(self.device, {
                 ROLLBACK: None if tree is None else etree.tostring(tree, encoding="unicode")})
 
     def restore_after_restart(self) -> None:
         """A confirmed commit was pending when the server stopped: undo it."""
         if self.storage is None:
             return
-        text = self.storage.load(self.device.name, ROLLBACK)
+        text = self.storage.load(self.device, ROLLBACK)
         if text is not None:
             log.info("%s: a confirmed commit was pending at the last stop; rolled back",
-                     self.device.name)
+                     self.device)
             tree = etree.fromstring(text.encode(), _COMPACT)
-            self.storage.save(self.device.name, {"running": text, ROLLBACK: None})
+            self.storage.save(self.device, {"running": text, ROLLBACK: None})
             self._trees["running"] = tree
+
+    def reload_from_startup(self) -> None:
+        """A reboot: running becomes startup; the candidate and a pending
+        confirmed commit are gone (the rollback point is moot: RFC 6241 8.4.1
+        restores the configuration from before it, and startup is that or older)."""
+        self.cancel_pending()
+        self.discard_changes()
+        startup = self.tree("startup")
+        if self.storage is not None:
+            self.storage.save(self.device, {
+                "running": etree.tostring(startup, encoding="unicode"), ROLLBACK: None})
+        self._trees["running"] = startup
+
+    def cancel_pending(self) -> None:
+        """Forget a pending confirmed commit without rolling back (the device is
+        reset or rebooted, which decides running itself)."""
+        pending, self.pending = self.pending, None
+        if pending is not None and pending.timer is not None:
+            pending.timer.cancel()
 
     def replace_running(self, tree: etree._Element, edits: list, session_id: int | None) -> None:
         """Make ``tree`` (already validated) the running configuration.
@@ -202,13 +224,13 @@ class Datastores:
             try:
                 listener(name, changes, session_id)
             except Exception:  # a listener's fault must not undo a commit
-                log.exception("listener failed on %s", self.device.name)
+                log.exception("listener failed on %s", self.device)
 
     # -- validation -----------------------------------------------------------------
 
     def check_candidate(self) -> list[RpcError]:
         """Validate the candidate before it becomes running."""
-        schema = self.device.profile.schema
+        schema = self.schema
         changes = self.candidate_changes
         if changes is None:
             return []
@@ -278,7 +300,7 @@ class Datastores:
             if self.pending.timer is not None:
                 self.pending.timer.cancel()
         self.pending.username, self.pending.source_host = username, source_host
-        self.pending.timer = self.scheduler.call_later(timeout, self._expired)
+        self.pending.timer = self.clock.call_later(timeout, self._expired)
         self._confirm_event(event, self.pending, int(timeout))
 
     def confirm(self) -> None:
@@ -294,7 +316,7 @@ class Datastores:
             try:
                 listener(event, pending, timeout)
             except Exception:
-                log.exception("confirm listener failed on %s", self.device.name)
+                log.exception("confirm listener failed on %s", self.device)
 
     def _expired(self) -> None:
         if self.pending is not None:
@@ -309,7 +331,7 @@ class Datastores:
             return
         if pending.timer is not None:
             pending.timer.cancel()
-        log.info("%s: confirmed commit rolled back: %s", self.device.name, why)
+        log.info("%s: confirmed commit rolled back: %s", self.device, why)
         holder = self.locks.get("candidate")
         if holder is None or holder[0] == pending.session_id:
             self.discard_changes()   # (another session's locked candidate is its own)

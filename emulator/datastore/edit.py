@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from emulator.netconf.errors import RpcError
+from emulator.namespaces import YANG_NS
+from emulator.errors import RpcError
 from emulator.netconf.xml import NC_NS
 from emulator.schema.model import Schema, SchemaNode
 from emulator.schema.validate import instance_path
 
-YANG_NS = "urn:ietf:params:xml:ns:yang:1"
 OPERATION = f"{{{NC_NS}}}operation"
 INSERT, KEY, VALUE = f"{{{YANG_NS}}}insert", f"{{{YANG_NS}}}key", f"{{{YANG_NS}}}value"
 WD_DEFAULT = "{urn:ietf:params:xml:ns:netconf:default:1.0}default"

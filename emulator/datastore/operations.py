@@ -10,25 +10,23 @@ from copy import deepcopy
 
 from lxml import etree
 
+from emulator.namespaces import CAPABILITY, WD_ATTR_NS, WD_NS
 from emulator.datastore.datastores import DEFAULT_CONFIRM_TIMEOUT, Datastores, raise_all
 from emulator.datastore.edit import apply_edit
 from emulator.netconf import filters
-from emulator.netconf.errors import RpcError
+from emulator.errors import RpcError
 from emulator.netconf.operations import BASE_OPERATIONS, Rpc, Serialized
 from emulator.netconf.xml import NC_NS, localname, qn
 from emulator.schema.validate import Validation, instance_path, validate, validate_change
 
-WD_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults"
-WD_ATTR_NS = "urn:ietf:params:xml:ns:netconf:default:1.0"
-CAP = "urn:ietf:params:netconf:capability:"
 PROTOCOL_CAPABILITIES = [
-    f"{CAP}writable-running:1.0",
-    f"{CAP}candidate:1.0",
-    f"{CAP}confirmed-commit:1.1",
-    f"{CAP}rollback-on-error:1.0",
-    f"{CAP}validate:1.1",
-    f"{CAP}startup:1.0",
-    f"{CAP}with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim",
+    f"{CAPABILITY}writable-running:1.0",
+    f"{CAPABILITY}candidate:1.0",
+    f"{CAPABILITY}confirmed-commit:1.1",
+    f"{CAPABILITY}rollback-on-error:1.0",
+    f"{CAPABILITY}validate:1.1",
+    f"{CAPABILITY}startup:1.0",
+    f"{CAPABILITY}with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim",
 ]
 
 
@@ -282,7 +280,7 @@ def validate_operation(rpc: Rpc) -> None:
 @BASE_OPERATIONS.operation("lock")
 def lock(rpc: Rpc) -> None:
     name = _datastore_name(rpc, "target")
-    _datastores(rpc).lock(name, rpc.session.id, rpc.device.scheduler.time(),
+    _datastores(rpc).lock(name, rpc.session.id, rpc.device.clock.now(),
                           rpc.path("target"), rpc.path_ns)
 
 

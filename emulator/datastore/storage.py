@@ -13,32 +13,71 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
+from typing import Callable, Iterable
 
 import sqlite_utils
 
 FILE_NAME = "datastores.sqlite"
 
+# Our tables and their columns: a file with anything else is not ours.
+TABLES: dict[str, dict[str, type]] = {
+    # each (device, datastore): running, startup, and a pending confirmed commit's rollback
+    "datastores": {"device": str, "name": str, "xml": str, "updated": float},
+    # the replay logs of event notifications (RFC 5277), and when each began
+    "events": {"device": str, "seq": int, "time": float, "xml": str},
+    "logs": {"device": str, "created": float},
+    # the profile a device's rows were written under ("name:content-id")
+    "profiles": {"device": str, "profile": str},
+    # rows a changed profile refused at start, kept for the user to recover
+    "set_aside": {"device": str, "name": str, "xml": str, "updated": float, "reason": str},
+}
+_KEYS = {"datastores": ("device", "name"), "events": ("device", "seq"), "logs": "device",
+         "profiles": "device", "set_aside": ("device", "name", "updated")}
+
+
+class StorageError(Exception):
+    """The file cannot be used; the message says why in one line."""
+
 
 class Storage:
-    def __init__(self, path: Path | None):
-        """``path`` None keeps everything in memory (for tests of the core)."""
-        connection = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None,
-                                     check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        self.db = sqlite_utils.Database(connection)
-        self.table = self.db.table("datastores")
-        if not self.table.exists():
-            self.table.create({"device": str, "name": str, "xml": str, "updated": float},
-                              pk=("device", "name"))
-        # The replay logs of event notifications (RFC 5277), and when each began.
-        if not self.db.table("events").exists():
-            self.db.table("events").create({"device": str, "seq": int, "time": float, "xml": str},
-                                           pk=("device", "seq"))
-        if not self.db.table("logs").exists():
-            self.db.table("logs").create({"device": str, "created": float}, pk="device")
+    def __init__(self, path: Path | None, clock: Callable[[], float] = time.time):
+        """``path`` None keeps everything in memory (for tests of the core);
+        ``clock`` stamps the rows (the fleet's clock)."""
+        self.clock = clock
+        where = str(path) if path else ":memory:"
+        try:
+            connection = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            self.db = sqlite_utils.Database(connection)
+            self._check_ours(where)
+            for name, columns in TABLES.items():
+                if not self.db.table(name).exists():
+                    self.db.table(name).create(columns, pk=_KEYS[name])
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"{where} is not a usable SQLite database ({exc}); "
+                               "start with --fresh to replace it") from None
+
+    def _check_ours(self, where: str) -> None:
+        problem = self.db.execute("PRAGMA quick_check").fetchone()[0]
+        if problem != "ok":
+            raise StorageError(f"{where} is damaged ({problem}); start with --fresh to replace it")
+        for table in self.db.table_names():
+            if table.startswith("sqlite_"):
+                continue
+            columns = {c.name for c in self.db.table(table).columns}
+            if table not in TABLES or columns != set(TABLES[table]):
+                raise StorageError(f"{where} is not a netconf-emulator file (it has a table "
+                                   f"{table!r} that is not ours); start with --fresh to replace "
+                                   "it, or choose another --data-dir")
+
+    def _open(self) -> None:
         self._pending: list[tuple[str, int, float, str, int, float]] = []
         self._new_logs: list[tuple[str, float]] = []
+        # the profile key each device writes under (set by the server) and the stored ones
+        self.profile_keys: dict[str, str] = {}
+        self._profiles = dict(self.db.execute("SELECT device, profile FROM profiles").fetchall())
         # read once: a device's first event then costs no query
         self._logs = dict(self.db.execute("SELECT device, created FROM logs").fetchall())
         self._with_events = {row[0] for row in
@@ -47,8 +86,8 @@ class Storage:
                            self.db.execute("SELECT DISTINCT device FROM datastores").fetchall()}
 
     @classmethod
-    def in_dir(cls, data_dir: Path) -> "Storage":
-        return cls(data_dir / FILE_NAME)
+    def in_dir(cls, data_dir: Path, clock: Callable[[], float] = time.time) -> "Storage":
+        return cls(data_dir / FILE_NAME, clock)
 
     def load(self, device: str, name: str) -> str | None:
         if device not in self._with_rows:
@@ -59,11 +98,16 @@ class Storage:
 
     def save(self, device: str, datastores: dict[str, str | None]) -> None:
         """Write (or, with None, forget) several datastores of a device at once."""
-        now = time.time()
+        now = self.clock()
         self._with_rows.add(device)
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            profile = self.profile_keys.get(device)
+            if profile is not None and self._profiles.get(device) != profile:
+                conn.execute("INSERT OR REPLACE INTO profiles (device, profile) VALUES (?, ?)",
+                             [device, profile])
+                self._profiles[device] = profile
             for name, xml in datastores.items():
                 if xml is None:
                     conn.execute("DELETE FROM datastores WHERE device = ? AND name = ?",
@@ -122,9 +166,63 @@ class Storage:
             conn.execute("ROLLBACK")
             raise
 
-    def forget(self, device: str) -> None:
-        """Back to the fixtures (a device reset)."""
-        self.save(device, {"running": None, "startup": None, "candidate": None, "rollback": None})
+    def forget(self, devices: Iterable[str]) -> None:
+        """Back to the fixtures (a reset): every row of these devices, in one
+        transaction, and the events not yet written."""
+        names = set(devices)
+        self._pending = [p for p in self._pending if p[0] not in names]
+        self._new_logs = [n for n in self._new_logs if n[0] not in names]
+        known = [n for n in names if n in self._with_rows or n in self._with_events
+                 or n in self._logs]
+        if not known:
+            return
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for table in ("datastores", "events", "logs", "profiles"):
+                conn.executemany(f"DELETE FROM {table} WHERE device = ?", [(n,) for n in known])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        for name in known:
+            self._with_rows.discard(name)
+            self._with_events.discard(name)
+            self._logs.pop(name, None)
+            self._profiles.pop(name, None)
+
+    # -- which profile wrote a device's rows --------------------------------------------
+
+    def stored_configurations(self) -> dict[str, tuple[str | None, dict[str, str]]]:
+        """Devices with stored rows: (the profile key they were written under,
+        {datastore: xml})."""
+        found: dict[str, tuple[str | None, dict[str, str]]] = {}
+        for device, name, xml in self.db.execute(
+                "SELECT device, name, xml FROM datastores ORDER BY device"):
+            found.setdefault(device, (self._profiles.get(device), {}))[1][name] = xml
+        return found
+
+    def set_aside(self, device: str, reason: str) -> None:
+        """Move a device's rows to set_aside: it starts from its fixture."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("INSERT OR REPLACE INTO set_aside (device, name, xml, updated, reason) "
+                         "SELECT device, name, xml, updated, ? FROM datastores WHERE device = ?",
+                         [reason, device])
+            conn.execute("DELETE FROM datastores WHERE device = ?", [device])
+            conn.execute("DELETE FROM profiles WHERE device = ?", [device])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._with_rows.discard(device)
+        self._profiles.pop(device, None)
+
+    def record_profile(self, device: str, profile: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO profiles (device, profile) VALUES (?, ?)",
+                        [device, profile])
+        self._profiles[device] = profile
 
     def close(self) -> None:
         self.flush()

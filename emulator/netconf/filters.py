@@ -17,11 +17,10 @@ from copy import deepcopy
 
 from lxml import etree
 
-from emulator.netconf.errors import RpcError
+from emulator.errors import RpcError
 from emulator.netconf.xml import NC_NS
 from emulator.schema.xpath import XPathSyntaxError, rewrite
 
-XPATH_CAPABILITY = "urn:ietf:params:netconf:capability:xpath:1.0"
 
 
 class Selection:

@@ -2,7 +2,7 @@
 
 An operation is a function of one :class:`Rpc` that returns the reply's
 content: ``None`` for ``<ok/>``, or an element (or list of elements) such as
-``<data>``. It raises :class:`~emulator.netconf.errors.RpcError` to refuse.
+``<data>``. It raises :class:`~emulator.errors.RpcError` to refuse.
 Adding one is a decorator::
 
     @BASE_OPERATIONS.operation("get-config")
@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Union
+from typing import Any, Callable, Union
 
 from lxml import etree
 
-from emulator.netconf.errors import RpcError
+from emulator.errors import RpcError
 from emulator.netconf.termination import Reason
 from emulator.netconf.xml import NC_NS, qn
-
-if TYPE_CHECKING:
-    from emulator.device import Device
-    from emulator.netconf.session import Session
 
 @dataclass(frozen=True)
 class Serialized:
@@ -43,10 +39,11 @@ Handler = Callable[["Rpc"], Reply]
 
 @dataclass
 class Rpc:
-    """One request as an operation sees it."""
+    """One request as an operation sees it: the session and its device (typed
+    loosely: this layer sits below both)."""
 
-    session: "Session"
-    device: "Device"
+    session: Any
+    device: Any
     element: etree._Element       # the <rpc>
     operation: etree._Element     # its one child
     after_reply: list[Callable[[], None]] = field(default_factory=list)
@@ -107,7 +104,7 @@ BASE_OPERATIONS = OperationRegistry()
 @BASE_OPERATIONS.operation("close-session")
 def close_session(rpc: Rpc) -> None:
     # RFC 6241 section 7.8: reply first, then end the session.
-    rpc.after_reply.append(lambda: rpc.session.terminate(Reason.CLOSED, "close-session"))
+    rpc.after_reply.append(lambda: rpc.session.end(Reason.CLOSED, "close-session"))
 
 
 @BASE_OPERATIONS.operation("kill-session")

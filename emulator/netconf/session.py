@@ -1,10 +1,15 @@
-"""One NETCONF session as a sans-IO state machine.
+"""One NETCONF session as a sans-IO state machine, as h11 is for HTTP.
 
-A transport creates the session through its device, calls :meth:`start`
-once the connection is up (the server speaks first), feeds every whole
-message it receives to :meth:`receive`, and calls :meth:`terminate` when
-the connection drops. The session answers through the transport's
-``send`` and asks it to ``disconnect``; it never touches a socket or a clock.
+Whoever carries the session (the sessions layer, for any transport) calls
+:meth:`Session.start` once the connection is up (the server speaks first),
+hands every whole message it receives to :meth:`Session.receive`, and calls
+:meth:`Session.terminate` when the connection drops. Each call returns what
+the session wants done, as values: :class:`Send` a message, :class:`Notify`
+with an event notification, :class:`Close` the connection. Output that
+arises between calls (a notification, a kill-session from another session)
+waits in the session's outbox and ``on_output`` is called so that the
+carrier collects it with :meth:`Session.take_output`. The session never
+touches a socket or a clock: its device tells the time.
 """
 
 from __future__ import annotations
@@ -12,19 +17,16 @@ from __future__ import annotations
 import enum
 import logging
 import re
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from dataclasses import dataclass
+from typing import Any, Callable, Union
 
 from lxml import etree
 
-from emulator.netconf.errors import RpcError, RpcErrors
+from emulator.errors import RpcError, RpcErrors
 from emulator.netconf.operations import Rpc, Serialized
-from emulator.netconf.termination import Reason, Termination
+from emulator.netconf.termination import Cause, Reason, Termination
 from emulator.netconf.xml import (BASE_1_0, BASE_1_1, NC_NS, XMLRejected, describe,
                                   localname, parse_message, qn, to_text)
-
-if TYPE_CHECKING:
-    from emulator.device import Device
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +63,28 @@ def _memo_key(data: str) -> tuple[str | None, str]:
     return data[:match.start()] + data[match.end():], value
 
 
-class Transport(Protocol):
-    """What a session needs from the connection that carries it."""
+@dataclass(frozen=True)
+class Send:
+    """Send this message (the hello, or a reply)."""
 
-    def send(self, text: str) -> None: ...
+    text: str
 
-    def send_notification(self, text: str) -> bool:
-        """Send an event notification; False when the client has too many unread."""
-        ...
 
-    def disconnect(self, termination: Termination) -> None: ...
+@dataclass(frozen=True)
+class Notify:
+    """Send this event notification (the carrier may refuse a reader that lags)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Close:
+    """End the connection, as the termination says."""
+
+    termination: Termination
+
+
+Output = Union[Send, Notify, Close]
 
 
 class State(enum.Enum):
@@ -80,15 +94,21 @@ class State(enum.Enum):
 
 
 class Session:
-    def __init__(self, device: "Device", session_id: int, transport: Transport,
-                 username: str, source_host: str | None):
+    """``device`` is the session's host (emulator.device.Device): the protocol
+    layer sits below the device and asks it for what a session needs (its
+    capabilities, operations, memo, counters, clock, and the session's end).
+    ``transport`` names the carrier for monitoring: (namespace, identity)."""
+
+    def __init__(self, device: Any, session_id: int, username: str, source_host: str | None,
+                 transport: tuple[str, str]):
         self.device = device
         self.id = session_id
-        self.transport = transport
         self.username = username
         self.source_host = source_host
-        self.login_time = datetime.now(timezone.utc)
+        self.transport = transport
+        self.login_time = device.clock.now()
         self.state = State.AWAIT_HELLO
+        self.started = False              # the server's hello has gone out
         self.base_version: str | None = None
         self.client_capabilities: list[str] = []
         self.termination: Termination | None = None
@@ -97,15 +117,29 @@ class Session:
         self.in_bad_rpcs = 0
         self.out_rpc_errors = 0
         self.out_notifications = 0
-        self.subscription: Any = None    # a notifications.Subscription, at most one
+        self.queued_notifications = 0     # written but not yet taken (the carrier counts)
+        self.subscription: Any = None     # a notifications.Subscription, at most one
+        self.on_output: Callable[[], None] | None = None
+        self._outbox: list[Output] = []
+        self._calls = 0                   # > 0 while the carrier is in a call
         # Notifications an rpc causes go out after its reply: held meanwhile.
         self._held: list[str] | None = None
-        self._overflowed = False
 
-    # -- the transport's side -------------------------------------------
+    # -- the carrier's side -------------------------------------------------
 
-    def start(self) -> None:
-        """Send the server's hello; call once, when the connection is up."""
+    def start(self) -> list[Output]:
+        """The server's hello; the carrier calls this once the connection is up
+        (and not at all while the device says nothing: see greet)."""
+        with self._call():
+            self.greet()
+        return self.take_output()
+
+    def greet(self) -> None:
+        """Send the server's hello, once (the device calls it for a session
+        whose hello it held while it was hung)."""
+        if self.started or self.state is State.CLOSED:
+            return
+        self.started = True
         hello = etree.Element(qn("hello"), nsmap={None: NC_NS})
         caps = etree.SubElement(hello, qn("capabilities"))
         for uri in self.device.capabilities():
@@ -114,27 +148,30 @@ class Session:
         self._send(hello)
         self.device.stats["in-sessions"] += 1
 
-    def receive(self, data: str | bytes) -> None:
-        """Handle one whole NETCONF message from the client."""
-        if self.state is State.CLOSED:
-            return
-        self.device.record("in", self.id, data)
-        if self.state is State.AWAIT_HELLO:
-            self._receive_hello(data)
-        else:
-            self._receive_rpc(data)
+    def receive(self, data: str | bytes) -> list[Output]:
+        """One whole NETCONF message from the client: counted, answered from
+        the memo if it may be, else parsed and dispatched."""
+        with self._call():
+            if self.state is State.AWAIT_HELLO:
+                self._receive_hello(data)
+            elif self.state is State.OPEN:
+                self._receive_rpc(data)
+        return self.take_output()
 
-    def terminate(self, reason: Reason, detail: str = "", killed_by: int | None = None) -> None:
-        """End the session; the device releases what it held."""
-        if self.state is State.CLOSED:
-            return
-        self.state = State.CLOSED
-        self.termination = Termination(reason, detail, killed_by)
-        if self.subscription is not None:
-            self.subscription.cancel()
-        self.device.session_ended(self)
-        if reason is not Reason.DROPPED:
-            self.transport.disconnect(self.termination)
+    def terminate(self, reason: Reason, detail: str = "", killed_by: int | None = None,
+                  cause: Cause = Cause.NONE) -> list[Output]:
+        """The carrier ends the session (its connection went, or it refuses it)."""
+        with self._call():
+            self.end(reason, detail, killed_by, cause)
+        return self.take_output()
+
+    def take_output(self) -> list[Output]:
+        """What the session wants done; empty within a call (the outermost call
+        returns it all)."""
+        if self._calls:
+            return []
+        outbox, self._outbox = self._outbox, []
+        return outbox
 
     @property
     def closed(self) -> bool:
@@ -144,26 +181,47 @@ class Session:
     def base11(self) -> bool:
         return self.base_version != BASE_1_0
 
+    def _call(self) -> "_InCall":
+        return _InCall(self)
+
+    def _emit(self, output: Output) -> None:
+        self._outbox.append(output)
+        if self._calls == 0 and self.on_output is not None:
+            self.on_output()
+
+    def end(self, reason: Reason, detail: str = "", killed_by: int | None = None,
+            cause: Cause = Cause.NONE) -> None:
+        """End the session from inside (an operation, the device, another session):
+        the device releases what it held, and the carrier is told to close."""
+        if self.state is State.CLOSED:
+            return
+        self.state = State.CLOSED
+        self.termination = Termination(reason, detail, killed_by, cause)
+        if self.subscription is not None:
+            self.subscription.cancel()
+        self.device.session_ended(self)
+        self._emit(Close(self.termination))
+
     # -- hello ----------------------------------------------------------
 
     def _receive_hello(self, data: str | bytes) -> None:
         try:
             root = parse_message(data)
         except XMLRejected as exc:
-            return self.terminate(Reason.BAD_HELLO, f"client hello rejected: {exc}")
+            return self.end(Reason.BAD_HELLO, f"client hello rejected: {exc}")
         if root.tag != qn("hello"):
-            return self.terminate(Reason.BAD_HELLO,
+            return self.end(Reason.BAD_HELLO,
                                   f"expected <hello> in the base namespace first, got {describe(root)}")
         if root.find(qn("session-id")) is not None:
             # RFC 6241 section 8.1: a client hello with a session-id ends the session.
-            return self.terminate(Reason.BAD_HELLO, "a client <hello> must not carry a <session-id>")
+            return self.end(Reason.BAD_HELLO, "a client <hello> must not carry a <session-id>")
         caps = [(c.text or "").strip() for c in root.iterfind(f"{qn('capabilities')}/{qn('capability')}")]
         if BASE_1_1 in caps:
             self.base_version = BASE_1_1
         elif BASE_1_0 in caps:
             self.base_version = BASE_1_0
         else:
-            return self.terminate(Reason.BAD_HELLO,
+            return self.end(Reason.BAD_HELLO,
                                   "no common base version: the server speaks base:1.0 and base:1.1")
         self.client_capabilities = caps
         self.state = State.OPEN
@@ -335,13 +393,12 @@ class Session:
             err.to_element(reply)
         self._send(reply)
 
-    def send_error_without_rpc(self, error: RpcError) -> None:
+    def send_error_without_rpc(self, error: RpcError) -> list[Output]:
         """An error about a message the transport could not even hand over."""
-        self._reply_errors(None, [error])
-
-    def transport_unread(self) -> int:
-        """Notifications written but not yet taken by the client."""
-        return getattr(self.transport, "unread", 0)
+        with self._call():
+            if self.state is State.OPEN:
+                self._reply_errors(None, [error])
+        return self.take_output()
 
     def send_notification(self, text: str) -> None:
         """An event notification for this session's subscription."""
@@ -352,22 +409,25 @@ class Session:
             return
         self.out_notifications += 1
         self.device.stats["out-notifications"] += 1
-        self.device.record("out", self.id, text)
-        if self._overflowed:
-            return
-        if not self.transport.send_notification(text):
-            # A subscriber that does not read must not hold the device's memory:
-            # it is let go (just after this delivery, so that the others get this
-            # event first), and may come back with a replay (startTime).
-            self._overflowed = True
-            self.device.stats["notification-overflows"] += 1
-            self.device.scheduler.call_later(0, lambda: self.terminate(
-                Reason.OTHER, "notification queue overflow: the client did not read its "
-                              "notifications"))
+        self._emit(Notify(text))
 
     def _send(self, element: etree._Element) -> None:
         self._send_text(to_text(element))
 
     def _send_text(self, text: str) -> None:
-        self.device.record("out", self.id, text)
-        self.transport.send(text)
+        self._emit(Send(text))
+
+
+class _InCall:
+    """While the carrier is in a call, output is returned, not announced."""
+
+    __slots__ = ("session",)
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def __enter__(self) -> None:
+        self.session._calls += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.session._calls -= 1

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from lxml import etree
 
-NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
-BASE_1_0 = "urn:ietf:params:netconf:base:1.0"
-BASE_1_1 = "urn:ietf:params:netconf:base:1.1"
+from emulator.namespaces import BASE_1_0, BASE_1_1, NC_NS, qn  # noqa: F401  (used with these)
+
 
 # What RFC 6242-minded clients append to every message; tolerated.
 EOM = "]]>]]>"
@@ -30,11 +29,6 @@ _PARSER = etree.XMLParser(
 
 class XMLRejected(ValueError):
     """The text is not a well-formed NETCONF message; the message says why."""
-
-
-def qn(name: str, ns: str = NC_NS) -> str:
-    """Clark notation for ``name`` in ``ns`` (the base namespace by default)."""
-    return f"{{{ns}}}{name}"
 
 
 def parse_message(data: str | bytes) -> etree._Element:

@@ -3,7 +3,7 @@
 A data tree is an lxml element (any wrapper, such as ``<data>`` or
 ``<config>``) whose children are the top-level data nodes. :func:`validate`
 checks it whole; :func:`validate_change` checks what an edit can have
-affected. Both return :class:`~emulator.netconf.errors.RpcError`s with the
+affected. Both return :class:`~emulator.errors.RpcError`s with the
 error-tag, error-app-tag and error-path that RFC 6241 Appendix A and
 RFC 7950 sections 8.3 and 15 call for.
 
@@ -17,12 +17,12 @@ from typing import Iterable
 
 from lxml import etree
 
-from emulator.netconf.errors import RpcError
+from emulator.namespaces import YANG_NS
+from emulator.errors import RpcError
 from emulator.schema.model import Choice, Schema, SchemaNode
 from emulator.schema.types import BadValue, InstanceIdentifierType, LeafrefType, UnionType
 from emulator.schema.xpath import instance
 
-YANG_NS = "urn:ietf:params:xml:ns:yang:1"
 MAX_ERRORS = 50
 
 

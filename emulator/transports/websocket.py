@@ -10,27 +10,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import urllib.parse
-from ipaddress import ip_address
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tornado.iostream import StreamClosedError
 from tornado.websocket import (WebSocketClosedError, WebSocketHandler, WebSocketProtocol13,
                                _WebSocketParams)
 
-from emulator.netconf.errors import RpcError
-from emulator.netconf.session import Session, State
-from emulator.netconf.termination import Reason, Termination
-
-if TYPE_CHECKING:
-    from emulator.device import Device
-    from emulator.server import Emulator
+from emulator.device import Device
+from emulator.fleet import Fleet
+from emulator.lifecycle import Admit
+from emulator.namespaces import NCWS_NS
+from emulator.netconf.termination import Cause, Reason, Termination
+from emulator.sessions import Connection, admission
+from emulator.settings import Options, host_allowed, origin_allowed
 
 log = logging.getLogger(__name__)
 
 SUBPROTOCOL = "netconf"
+# The transport's identity in ietf-netconf-monitoring (yang/netconf-websocket.yang).
+TRANSPORT = (NCWS_NS, "netconf-websocket")
 
-# WebSocket close codes (RFC 6455 section 7.4.1) for each way a session ends.
+# WebSocket close codes (RFC 6455 section 7.4.1, and IANA's registry for
+# 1012) for each way a session ends: first by the server's cause, then by
+# RFC 6470's reason.
+CAUSE_CODES = {
+    Cause.SHUTDOWN: 1001,       # going away
+    Cause.RESET: 1012,          # service restart: reconnect, the device is back
+    Cause.REBOOT: 1012,         # service restart: reconnect once it is up again
+    Cause.TOO_BIG: 1009,        # message too big
+    Cause.OVERFLOW: 1008,       # policy violation: notifications were not read
+}
 CLOSE_CODES = {
     Reason.CLOSED: 1000,
     Reason.KILLED: 1000,
@@ -39,12 +48,16 @@ CLOSE_CODES = {
     Reason.BAD_HELLO: 1002,
     Reason.OTHER: 1001,
 }
-MESSAGE_TOO_BIG = 1009
 
 # After refusing an oversized message, how long to read and discard the
 # rest of it so that the client sees our close frame rather than a reset.
+# (Real time: it protects the socket, it is no part of the device model.)
 DRAIN_IDLE_SECONDS = 1.0
 DRAIN_MAX_SECONDS = 30.0
+
+
+def close_code(termination: Termination) -> int:
+    return CAUSE_CODES.get(termination.cause) or CLOSE_CODES[termination.reason]
 
 
 def close_reason(text: str) -> str:
@@ -56,34 +69,42 @@ def close_reason(text: str) -> str:
 
 
 class NetconfWebSocket(WebSocketHandler):
-    """One WebSocket connection carrying one NETCONF session."""
+    """One WebSocket connection carrying one NETCONF session: frames in and out;
+    the session's policy is the sessions layer's (emulator.sessions)."""
 
-    def initialize(self, emulator: "Emulator") -> None:
-        self.emulator = emulator
-        self.session: Session | None = None
-        self._hello_timer: Any = None
-        self._too_big = False
+    def initialize(self, fleet: Fleet, options: Options) -> None:
+        self.fleet = fleet
+        self.options = options
+        self.connection: Connection | None = None
         self._user = ""
         self._protocol: _NetconfProtocol | None = None
         self._device: Device | None = None
-        self.unread = 0   # notifications written but not yet taken by the client's socket
 
     # -- the opening handshake -------------------------------------------
 
     async def get(self, device_name: str) -> None:
-        if not self.emulator.host_allowed(self.request.host):
+        if not host_allowed(self.options, self.request.host):
             return self._refuse(403, f"this server is not served as {self.request.host!r} "
                                      "(name it with --allow-host)")
-        device = self.emulator.fleet.get(device_name)
+        device = self.fleet.get(device_name)
         if device is None:
             return self._refuse(404, f"no device named {device_name!r} in this fleet")
-        refusal = self._origin_refusal()
-        if refusal:
-            return self._refuse(403, refusal)
+        if not origin_allowed(self.options, self.request.headers.get("Origin"), self.request.host):
+            return self._refuse(403, f"origin {self.request.headers['Origin']!r} may not open "
+                                     "NETCONF sessions here (allow it with --allow-origin)")
         offered = [p.strip() for p in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
         if SUBPROTOCOL not in offered:
             return self._refuse(400, f"offer WebSocket subprotocol {SUBPROTOCOL!r} "
                                      "(Sec-WebSocket-Protocol: netconf) to speak NETCONF")
+        admit = admission(device)
+        if admit is Admit.REFUSE:
+            self.set_header("Retry-After", "1")
+            return self._refuse(503, device.refusal())
+        if admit is Admit.IGNORE:
+            # gone from the network: no answer at all
+            self.request.connection.stream.close()
+            self._finished = True
+            return
         # draft-iijima-netconf-websocket-ps-04 section 4 (after RFC 4743 2.4).
         self.set_header("Cache-Control", "no-cache")
         self.set_header("Pragma", "no-cache")
@@ -97,30 +118,10 @@ class NetconfWebSocket(WebSocketHandler):
         self.set_header("Cache-Control", "no-cache")
         self.finish(message + "\n")
 
-    def _origin_refusal(self) -> str | None:
-        """Cross-site WebSocket hijacking guard: same origin, loopback, or allowed."""
-        origin = self.request.headers.get("Origin")
-        if origin is None or self.check_origin(origin):
-            return None  # no Origin: not a browser
-        return (f"origin {origin!r} may not open NETCONF sessions here "
-                "(allow it with --allow-origin)")
-
     def check_origin(self, origin: str) -> bool:
         # Tornado calls this too (after get() has already checked); it must
         # give the same answer on every Tornado version, same origin included.
-        netloc = urllib.parse.urlsplit(origin).netloc.lower()
-        if netloc and netloc == self.request.host.lower():
-            return True
-        allowed = self.emulator.options.allow_origins
-        if "*" in allowed or origin.rstrip("/") in allowed:
-            return True
-        host = urllib.parse.urlsplit(origin).hostname or ""
-        if host == "localhost":
-            return True
-        try:
-            return ip_address(host).is_loopback
-        except ValueError:
-            return False
+        return origin_allowed(self.options, origin, self.request.host)
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         return SUBPROTOCOL
@@ -135,24 +136,22 @@ class NetconfWebSocket(WebSocketHandler):
         self._protocol = _NetconfProtocol(self, False, params)
         return self._protocol
 
-    # -- the session ------------------------------------------------------
+    # -- frames in ---------------------------------------------------------
 
     def open(self, device_name: str) -> None:
         assert self._device is not None  # found in get()
-        self.emulator.connections.add(self)
         # Replies are small and awaited: send each at once (no Nagle delay).
         self.set_nodelay(True)
-        self.session = self._device.open_session(self, self._user, self.request.remote_ip)
-        self.session.start()
-        timeout = self.emulator.options.hello_timeout
-        if timeout and not self.session.closed:
-            self._hello_timer = asyncio.get_running_loop().call_later(timeout, self._hello_timed_out)
+        self.connection = Connection(self.fleet.runtime, self._device, _Wire(self),
+                                     username=self._user,
+                                     source_host=self.request.remote_ip, transport=TRANSPORT)
+        self.connection.open()
 
     def _username(self) -> str:
         """RFC 7589's cert-to-name in spirit: SAN (email, DNS, IP), then CN."""
-        cert = self.request.get_ssl_certificate() if self.emulator.options.tls_client_ca else None
+        cert = self.request.get_ssl_certificate() if self.options.tls_client_ca else None
         if not cert:
-            return self.emulator.options.username
+            return self.options.username
         sans = dict()
         for kind, value in cert.get("subjectAltName", ()):
             sans.setdefault(kind, value)
@@ -163,80 +162,53 @@ class NetconfWebSocket(WebSocketHandler):
             for key, value in rdn:
                 if key == "commonName":
                     return value
-        return self.emulator.options.username
-
-    def _hello_timed_out(self) -> None:
-        if self.session and self.session.state is State.AWAIT_HELLO:
-            timeout = self.emulator.options.hello_timeout
-            self.session.terminate(Reason.TIMEOUT, f"no <hello> within {timeout:g} s")
+        return self.options.username
 
     def on_message(self, message: str | bytes) -> None:
-        if self.session is None:
-            return
-        self.session.receive(message)
-        if self._hello_timer is not None and self.session.state is not State.AWAIT_HELLO:
-            self._hello_timer.cancel()
-            self._hello_timer = None
+        if self.connection is not None:
+            self.connection.receive(message)
 
     def on_message_too_big(self) -> None:
-        session = self.session
-        if session is None or session.closed:
-            return
-        self._too_big = True
-        limit = self.max_message_size
-        if session.state is State.OPEN:
-            session.send_error_without_rpc(RpcError(
-                "too-big", "transport",
-                f"a message may hold at most {limit} bytes (--max-message-size)"))
-        session.terminate(Reason.OTHER, "message too big")
+        if self.connection is not None:
+            self.connection.too_big(self.max_message_size)
 
     def on_close(self) -> None:
-        self.emulator.connections.discard(self)
-        if self._hello_timer is not None:
-            self._hello_timer.cancel()
-        if self.session is not None:
-            self.session.terminate(Reason.DROPPED, "connection closed")
+        if self.connection is not None:
+            self.connection.lost()
 
     def abort(self) -> None:
         """Hang up without waiting for the client's close frame."""
         if self._protocol is not None:
             self._protocol._abort()
-        self.emulator.connections.discard(self)
 
-    # -- the Transport the session talks to ------------------------------
 
-    def send(self, text: str) -> None:
-        protocol = self.ws_connection
+class _Wire:
+    """Frames out: what the session's Connection writes to."""
+
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: NetconfWebSocket):
+        self.handler = handler
+
+    def write(self, text: str) -> Any:
+        protocol = self.handler.ws_connection
         if protocol is None or protocol.is_closing():
-            return
+            return None
         try:
-            protocol.send_text(text)
+            return protocol.send_text(text)
         except (WebSocketClosedError, StreamClosedError):
-            pass
+            return None
 
-    def send_notification(self, text: str) -> bool:
-        """Write a notification unless the client already has too many unread ones."""
-        protocol = self.ws_connection
-        if protocol is None or protocol.is_closing():
-            return True
-        if self.unread >= self.emulator.options.notification_queue:
-            return False
-        try:
-            future = protocol.send_text(text)
-        except (WebSocketClosedError, StreamClosedError):
-            return True
-        if future is not None and not future.done():
-            self.unread += 1
-            future.add_done_callback(self._written)
-        return True
+    def close(self, termination: Termination) -> None:
+        if self.handler.ws_connection is not None:
+            self.handler.close(close_code(termination),
+                               close_reason(termination.detail or termination.reason.value))
 
-    def _written(self, future: Any) -> None:
-        self.unread -= 1
+    def abort(self) -> None:
+        self.handler.abort()
 
-    def disconnect(self, termination: Termination) -> None:
-        code = MESSAGE_TOO_BIG if self._too_big else CLOSE_CODES[termination.reason]
-        if self.ws_connection is not None:
-            self.close(code, close_reason(termination.detail or termination.reason.value))
+
+MESSAGE_TOO_BIG = 1009    # what Tornado closes with when a frame announces too much
 
 
 class _NetconfProtocol(WebSocketProtocol13):

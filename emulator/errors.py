@@ -12,7 +12,7 @@ from typing import Iterable
 
 from lxml import etree
 
-from emulator.netconf.xml import NC_NS, qn
+from emulator.namespaces import NC_NS, qn
 
 # RFC 6241 Appendix A: each error-tag and the error-types it may carry.
 ERROR_TAG_TYPES: dict[str, frozenset[str]] = {

@@ -1,0 +1,191 @@
+"""Time for a running fleet: one clock, real or virtual, and one way to write it.
+
+Every timestamp and timer of a fleet comes from its clock (eventTime,
+last-change, counters, boot and login times, journal times, confirm-timeout,
+stopTime, replay ages, the hello timeout, storage timestamps), so a virtual
+clock moves the whole fleet at once and a test never sleeps for time to pass.
+
+What stays on the event loop's own (real) time: the wire's housekeeping
+(WebSocket pings, draining a refused oversized message, the shutdown grace),
+which protects sockets rather than modelling a device.
+
+A clock reads Unix time (seconds since 1970, UTC), as ``time.time()`` does.
+``call_later`` and ``call_at`` return a handle with ``cancel()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import re
+import time
+from datetime import datetime, timezone
+from typing import Callable, Protocol
+
+# A virtual clock starts here unless told otherwise: 2025-01-01T00:00:00Z, a
+# round moment that makes test output readable.
+VIRTUAL_EPOCH = 1_735_689_600.0
+
+# How long (real seconds) a fleet on an autojumping virtual clock must be idle
+# before the clock jumps to its next timer. trio's MockClock defaults to
+# "jump at once"; a server has clients in other processes, which need a
+# moment between a reply and their next request.
+DEFAULT_AUTOJUMP_IDLE = 0.05
+
+
+class Handle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> Handle: ...
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Handle: ...
+
+    def touch(self) -> None:
+        """A client did something (an autojumping virtual clock waits meanwhile)."""
+
+
+class RealClock:
+    """Wall time, with timers on the running asyncio event loop."""
+
+    virtual = False
+
+    def now(self) -> float:
+        return time.time()
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+        return asyncio.get_running_loop().call_later(max(delay, 0.0), callback)
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+        return self.call_later(when - time.time(), callback)
+
+    def touch(self) -> None:
+        pass
+
+
+class _Timer:
+    __slots__ = ("when", "callback", "cancelled")
+
+    def __init__(self, when: float, callback: Callable[[], None]):
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class VirtualClock:
+    """Time that moves only when told: ``advance(seconds)``, ``jump()`` to the
+    next timer, or by itself when the fleet is idle (``autojump``).
+
+    Timers run in order of their time and, at one time, in the order they
+    were set; while a timer runs, ``now()`` is its time. A timer set for the
+    past runs at the next advance.
+    """
+
+    virtual = True
+
+    def __init__(self, start: float = VIRTUAL_EPOCH):
+        self._now = float(start)
+        self._timers: list[tuple[float, int, _Timer]] = []
+        self._order = itertools.count()
+        self._activity = 0
+        self._autojump: asyncio.Task | None = None
+
+    def now(self) -> float:
+        return self._now
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> _Timer:
+        timer = _Timer(when, callback)
+        heapq.heappush(self._timers, (when, next(self._order), timer))
+        return timer
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> _Timer:
+        return self.call_at(self._now + max(delay, 0.0), callback)
+
+    def next_timer(self) -> float | None:
+        """When the next live timer is due (None: no timer is set)."""
+        while self._timers and self._timers[0][2].cancelled:
+            heapq.heappop(self._timers)
+        return self._timers[0][0] if self._timers else None
+
+    def advance(self, seconds: float) -> int:
+        """Move time on by ``seconds``, running every timer due meanwhile;
+        returns how many ran."""
+        if seconds < 0:
+            raise ValueError("a clock does not go backwards")
+        return self.advance_to(self._now + seconds)
+
+    def advance_to(self, until: float) -> int:
+        ran = 0
+        while self._timers and self._timers[0][0] <= until:
+            when, _, timer = heapq.heappop(self._timers)
+            if timer.cancelled:
+                continue
+            self._now = max(self._now, when)
+            timer.cancelled = True    # a handle cancelled after it ran is harmless
+            timer.callback()
+            ran += 1
+        self._now = max(self._now, until)
+        return ran
+
+    def jump(self) -> bool:
+        """Move to the next timer and run what is due then; False if none is set."""
+        when = self.next_timer()
+        if when is None:
+            return False
+        self.advance_to(when)
+        return True
+
+    # -- autojump: time passes whenever the fleet has nothing to do --------------
+
+    def touch(self) -> None:
+        """Something happened (a request arrived): the fleet is not idle."""
+        self._activity += 1
+
+    def start_autojump(self, idle: float = DEFAULT_AUTOJUMP_IDLE) -> None:
+        """On the running loop: whenever no request has arrived for ``idle``
+        real seconds, jump to the next timer."""
+        if self._autojump is None:
+            self._autojump = asyncio.get_running_loop().create_task(self._jumper(idle))
+
+    def stop_autojump(self) -> None:
+        if self._autojump is not None:
+            self._autojump.cancel()
+            self._autojump = None
+
+    async def _jumper(self, idle: float) -> None:
+        seen = self._activity
+        while True:
+            await asyncio.sleep(idle)
+            if self._activity == seen:
+                self.jump()
+            seen = self._activity
+
+
+# -- writing and reading times (RFC 3339, YANG's date-and-time) -------------------
+
+def rfc3339(moment: float) -> str:
+    """``2025-01-01T00:00:00.000000Z``: UTC, to the microsecond, so that the
+    eventTimes of events a microsecond apart stay apart and in order."""
+    return datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="microseconds") \
+        .replace("+00:00", "Z")
+
+
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)\Z")
+
+
+def parse_rfc3339(text: str) -> float | None:
+    """A date-and-time with its time zone, as Unix time; None if it is not one."""
+    text = text.strip()
+    if not _RFC3339.match(text):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

@@ -1,0 +1,198 @@
+"""What every transport shares: one :class:`Connection` per NETCONF session.
+
+A transport (WebSocket today; SSH and SOAP next) only turns bytes into whole
+messages and back. It asks :func:`admission` whether a device takes a new
+connection, makes a :class:`Connection` with a :class:`Wire` of its own, and
+then hands over whole messages (``receive``), an oversized one
+(``too_big``) and the connection's loss (``lost``). Everything else is here:
+
+- the hello timeout, on the fleet's clock;
+- the bound on notifications written but not yet read by the client;
+- the request pipeline, in this order: the journal records what arrived;
+  the device's lifecycle decides whether it is answered at all (and, later,
+  fault injection); the session core counts it, answers it from the memo or
+  parses and dispatches it;
+- what each way of ending means for the wire: a closing handshake with a
+  reason, or (a device that vanished) hanging up without one;
+- the registry of open connections (the runtime's), for shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from emulator.device import Device
+from emulator.errors import RpcError
+from emulator.lifecycle import Admit
+from emulator.netconf.session import Close, Notify, Output, Send, State
+from emulator.netconf.termination import Cause, Reason, Termination
+from emulator.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class Wire(Protocol):
+    """What a transport gives its connection."""
+
+    def write(self, text: str) -> Any:
+        """Send one whole message; return None once it is flushed, or a future
+        that resolves when it is (the queue bound counts those not yet done)."""
+        ...
+
+    def close(self, termination: Termination) -> None:
+        """End the connection with a closing handshake that says why."""
+        ...
+
+    def abort(self) -> None:
+        """Hang up at once."""
+        ...
+
+
+def admission(device: Device) -> Admit:
+    """What a new connection to ``device`` gets now (see emulator.lifecycle)."""
+    return device.behaviour.new_connections
+
+
+class Connection:
+    """One transport connection carrying one NETCONF session."""
+
+    def __init__(self, runtime: Runtime, device: Device, wire: Wire, *, username: str,
+                 source_host: str | None, transport: tuple[str, str]):
+        self.runtime = runtime
+        self.device = device
+        self.wire = wire
+        self.unread = 0          # notifications written but not yet flushed to the client
+        self._hello_timer: Any = None
+        self._gone = False       # the transport is closed: nothing more to write
+        self._overflowing = False
+        self.session = device.open_session(username, source_host, transport)
+        self.session.on_output = self._collect
+        runtime.connections.add(self)
+
+    # -- what the transport calls ------------------------------------------------
+
+    def open(self) -> None:
+        """The connection is up: the server's hello (unless the device says
+        nothing now) and the hello timeout."""
+        self._touch()
+        if self.device.behaviour.speaks:
+            self._act(self.session.start())
+        timeout = self.runtime.limits.hello_timeout
+        if timeout and not self.session.closed:
+            self._hello_timer = self.runtime.clock.call_later(timeout, self._hello_timed_out)
+
+    def receive(self, data: str | bytes) -> None:
+        """One whole message from the client, through the pipeline."""
+        session = self.session
+        if session.closed:
+            return
+        self._touch()
+        self.device.record("in", session.id, data)
+        if not self.device.behaviour.answers:
+            return                     # read, journalled, never answered
+        self._act(session.receive(data))
+        if self._hello_timer is not None and session.state is not State.AWAIT_HELLO:
+            self._hello_timer.cancel()
+            self._hello_timer = None
+
+    def too_big(self, limit: int) -> None:
+        """A message over the size limit arrived: say so, and end the session."""
+        session = self.session
+        if session.closed:
+            return
+        self._act(session.send_error_without_rpc(RpcError(
+            "too-big", "transport",
+            f"a message may hold at most {limit} bytes (--max-message-size)")))
+        self._act(session.terminate(Reason.OTHER, "message too big", cause=Cause.TOO_BIG))
+
+    def lost(self) -> None:
+        """The transport went away (the client closed, or the network did)."""
+        self._gone = True
+        self._stop_timer()
+        self.runtime.connections.discard(self)
+        self._act(self.session.terminate(Reason.DROPPED, "connection closed"))
+
+    def end(self, reason: Reason, detail: str, cause: Cause = Cause.NONE) -> None:
+        """The server ends the session (for example, as it shuts down)."""
+        self._act(self.session.terminate(reason, detail, cause=cause))
+
+    def abort(self) -> None:
+        self._gone = True
+        self.runtime.connections.discard(self)
+        self.wire.abort()
+
+    # -- what the session asked for -----------------------------------------------
+
+    def _collect(self) -> None:
+        """Output that arose between calls (a notification, a kill-session)."""
+        self._act(self.session.take_output())
+
+    def _act(self, outputs: list[Output]) -> None:
+        for output in outputs:
+            if isinstance(output, Send):
+                self._write(output.text)
+            elif isinstance(output, Notify):
+                self._notify(output.text)
+            elif isinstance(output, Close):
+                self._close(output.termination)
+
+    def _write(self, text: str) -> None:
+        if self._gone or not self.device.behaviour.speaks:
+            return
+        self.device.record("out", self.session.id, text)
+        self.wire.write(text)
+
+    def _notify(self, text: str) -> None:
+        if self._gone or not self.device.behaviour.speaks:
+            return
+        if self.unread >= self.runtime.limits.notification_queue:
+            self._overflow()
+            return
+        self.device.record("out", self.session.id, text)
+        future = self.wire.write(text)
+        if future is not None and not future.done():
+            self.unread += 1
+            self.session.queued_notifications = self.unread
+            future.add_done_callback(self._flushed)
+
+    def _flushed(self, _future: Any) -> None:
+        self.unread -= 1
+        self.session.queued_notifications = self.unread
+
+    def _overflow(self) -> None:
+        # A subscriber that does not read must not hold the server's memory: it
+        # is let go just after this delivery (so that the others get this event
+        # first), and may come back with a replay (startTime).
+        if self._overflowing:
+            return
+        self._overflowing = True
+        self.device.stats["notification-overflows"] += 1
+        self.runtime.clock.call_later(0, lambda: self.end(Reason.OTHER,
+                                  "notification queue overflow: the client did not "
+                                  "read its notifications", Cause.OVERFLOW))
+
+    def _close(self, termination: Termination) -> None:
+        self._stop_timer()
+        if self._gone:
+            return
+        if termination.abrupt:
+            self.abort()
+        else:
+            self.wire.close(termination)
+
+    # -- time ---------------------------------------------------------------------
+
+    def _hello_timed_out(self) -> None:
+        self._hello_timer = None
+        if self.session.state is State.AWAIT_HELLO:
+            timeout = self.runtime.limits.hello_timeout
+            self._act(self.session.terminate(Reason.TIMEOUT, f"no <hello> within {timeout:g} s"))
+
+    def _stop_timer(self) -> None:
+        if self._hello_timer is not None:
+            self._hello_timer.cancel()
+            self._hello_timer = None
+
+    def _touch(self) -> None:
+        self.runtime.clock.touch()   # a virtual clock that autojumps waits while clients talk
