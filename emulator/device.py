@@ -24,8 +24,7 @@ from emulator.datastore.datastores import NAMES as DATASTORE_NAMES
 from emulator.datastore.datastores import Datastores
 from emulator.datastore.operations import PROTOCOL_CAPABILITIES
 from emulator.lifecycle import BEHAVIOUR, Behaviour, OnEnter, Status
-from emulator.namespaces import (IF_NS, INTERLEAVE_CAPABILITY, NC_NS, NOTIFICATION_CAPABILITY,
-                                 qn)
+from emulator.namespaces import IF_NS, INTERLEAVE_CAPABILITY, NC_NS, NOTIFICATION_CAPABILITY, qn
 from emulator.netconf.operations import OperationRegistry
 from emulator.netconf.session import Session
 from emulator.netconf.termination import Cause, Reason

@@ -12,7 +12,6 @@ from lxml import etree
 from emulator.namespaces import AL_NS, EMEV_NS, IF_NS, NCN_NS
 from emulator.netconf.session import Session
 
-
 # The events that POST /api/devices/{device}/events raises, and what they need.
 CATALOGUE = {
     "link-down": {"interface": "the name of the interface whose link goes down"},

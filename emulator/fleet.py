@@ -36,8 +36,7 @@ from emulator.device import Device
 from emulator.profile import BUILTIN_VARS, Profile, check_var_name, load_profile
 from emulator.runtime import Runtime
 from emulator.schema.validate import validate
-from emulator.yamlfile import (FixtureError, YDict, check_keys, expect_list, expect_mapping,
-                               load)
+from emulator.yamlfile import FixtureError, YDict, check_keys, expect_list, expect_mapping, load
 
 MAX_COUNT = 1_000_000
 _DEVICE_KEYS = {"name", "profile", "count", "start", "vars"}

@@ -25,7 +25,6 @@ from emulator.notifications import STREAM
 from emulator.schema.model import Schema
 
 
-
 def content_id(schema: Schema) -> str:
     """Changes whenever the set of modules, features or deviations changes."""
     text = ";".join(f"{m.name}@{m.revision}:{','.join(m.features)}:{','.join(m.deviations)}"

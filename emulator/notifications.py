@@ -18,13 +18,12 @@ from typing import Any, Callable
 
 from lxml import etree
 
-from emulator.namespaces import INTERLEAVE_CAPABILITY, NCN_NS, NETMOD_NOTIFICATION_NS, NOTIFICATION_CAPABILITY, NOTIFICATION_NS
-from emulator.netconf import filters
 from emulator.clock import parse_rfc3339, rfc3339
 from emulator.datastore.storage import Storage
 from emulator.errors import RpcError
+from emulator.namespaces import NC_NS, NETMOD_NOTIFICATION_NS, NOTIFICATION_NS
+from emulator.netconf import filters
 from emulator.netconf.operations import BASE_OPERATIONS, Rpc
-from emulator.netconf.xml import NC_NS
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator import monitoring as _monitoring  # noqa: F401  (registers <get-schema>)
+from emulator import notifications as _notifications  # noqa: F401  (<create-subscription>)
 from emulator.clock import Clock, RealClock
 from emulator.datastore import operations as _datastore_operations  # noqa: F401  (registers them)
 from emulator.datastore.storage import Storage
 from emulator.netconf.operations import BASE_OPERATIONS, OperationRegistry
-from emulator import monitoring as _monitoring  # noqa: F401  (registers <get-schema>)
-from emulator import notifications as _notifications  # noqa: F401  (<create-subscription>)
 
 MiB = 1024 * 1024
 

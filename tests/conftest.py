@@ -57,6 +57,10 @@ class RunningServer:
             return func()
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
 
+    def advance(self, seconds: float) -> int:
+        """Move the server's virtual clock on (running what falls due)."""
+        return self.call(lambda: self.runtime.clock.advance(seconds))
+
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self.emulator.stop(), self.loop).result(15)
         self.loop.call_soon_threadsafe(self.loop.stop)

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.client import NS, NetconfClient
-
 from tests.process import COMMAND, Served
 
 

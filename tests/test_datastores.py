@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from emulator.clock import VirtualClock
 from tests.client import NC, NS, rpc_errors
 
 T = "http://example.com/schema/1.2/config"
@@ -23,7 +24,7 @@ def rfc(make_server, tmp_path):
     fleet = tmp_path / "rfc-fleet.yaml"
     fleet.write_text(f"profiles:\n  rfc: {RFC_PROFILE}\n"
                      "devices:\n  - name: rfc-{n}\n    count: 2\n    profile: rfc\n")
-    return make_server(fleet)
+    return make_server(fleet, clock=VirtualClock())
 
 
 def ok(reply: etree._Element) -> None:
@@ -338,7 +339,17 @@ def test_confirmed_commit_rolls_back_after_the_timeout(rfc):
         ok(edit(client, top("<interface><name>trial</name></interface>"), target="candidate"))
         ok(client.rpc("<commit><confirmed/><confirm-timeout>1</confirm-timeout></commit>"))
         assert "trial" in interface_names(client)
-        time.sleep(1.5)
+        rfc.advance(1)
+        assert "trial" not in interface_names(client)
+
+
+def test_confirmed_commit_rolls_back_after_the_default_600_seconds(rfc):
+    with rfc.connect("rfc-1") as client:
+        ok(edit(client, top("<interface><name>trial</name></interface>"), target="candidate"))
+        ok(client.rpc("<commit><confirmed/></commit>"))
+        rfc.advance(599.9)
+        assert "trial" in interface_names(client)
+        rfc.advance(0.1)
         assert "trial" not in interface_names(client)
 
 
@@ -347,7 +358,7 @@ def test_confirming_commit_keeps_the_change(rfc):
         ok(edit(client, top("<interface><name>kept</name></interface>"), target="candidate"))
         ok(client.rpc("<commit><confirmed/><confirm-timeout>1</confirm-timeout></commit>"))
         ok(client.rpc("<commit/>"))
-        time.sleep(1.3)
+        rfc.advance(3600)
         assert "kept" in interface_names(client)
 
 

@@ -4,12 +4,12 @@ the hello's module capabilities."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
+from emulator.clock import VirtualClock, rfc3339
 from emulator.fleet import load_fleet
 from emulator.schema.validate import validate
 from tests.client import NC, NS, rpc_errors
@@ -71,16 +71,29 @@ def test_every_default_device_reports_state_that_its_schema_accepts(server):
         assert errors == [], (device.name, [(e.path, e.message) for e in errors])
 
 
-def test_counters_advance_with_time(server):
-    query = filtered(f'<interfaces xmlns="{IF}"><interface><name>eth1</name><statistics>'
-                     "<in-octets/></statistics></interface></interfaces>")
-    with server.connect("edge-01") as client:
-        first = int(data_of(client.rpc(f"<get>{query}</get>")).xpath("string(//if:in-octets)",
-                                                                      namespaces=X))
-        time.sleep(0.3)
-        second = int(data_of(client.rpc(f"<get>{query}</get>")).xpath("string(//if:in-octets)",
-                                                                       namespaces=X))
-    assert second > first > 0
+def test_counters_and_last_change_move_with_the_clock(make_server):
+    running = make_server(clock=VirtualClock())
+    query = filtered(f'<interfaces xmlns="{IF}"><interface><name>eth1</name><last-change/>'
+                     "<statistics><in-octets/></statistics></interface></interfaces>")
+
+    def read(client) -> tuple[int, str]:
+        data = data_of(client.rpc(f"<get>{query}</get>"))
+        return (int(data.xpath("string(//if:in-octets)", namespaces=X)),
+                data.xpath("string(//if:last-change)", namespaces=X))
+
+    with running.connect("edge-01") as client:
+        octets, booted = read(client)
+        running.advance(3600)                  # an hour of device time
+        later, last_change = read(client)
+        assert later > octets and last_change == booted
+        running.call(lambda: running.fleet.get("edge-01").raise_event(
+            "link-down", {"interface": "eth1"}))
+        down_at = running.call(lambda: running.runtime.clock.now())
+        running.advance(600)
+        stopped, last_change = read(client)
+        assert last_change == rfc3339(down_at)
+        running.advance(600)
+        assert read(client)[0] == stopped      # no traffic while the link is down
 
 
 def test_subtree_filter_on_state(server):

@@ -7,8 +7,8 @@ import time
 import pytest
 from lxml import etree
 
-from emulator.fleet import load_fleet
 from emulator.errors import RpcError
+from emulator.fleet import load_fleet
 from emulator.netconf.operations import BASE_OPERATIONS, OperationRegistry
 from emulator.netconf.session import Close, Notify, Send, Session, State
 from emulator.netconf.termination import Reason, Termination

@@ -17,6 +17,7 @@ import trustme
 from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 from websockets.sync.client import connect
 
+from emulator.clock import VirtualClock
 from emulator.netconf.session import State
 from tests.client import BASE10, BASE11, NC, NS, NetconfClient, hello, rpc_errors
 
@@ -252,10 +253,13 @@ def test_dropped_connection_ends_the_session(server):
 
 
 def test_hello_timeout_ends_a_silent_session(make_server):
-    running = make_server(hello_timeout=0.3)
-    with running.connect(send_hello=False) as client:
+    running = make_server(hello_timeout=60, clock=VirtualClock())
+    with running.connect(send_hello=False) as client:   # (it has read the server's hello)
+        running.advance(59.9)
+        assert running.call(lambda: len(running.fleet.get("core-1").sessions)) == 1
+        running.advance(0.1)
         code, reason = client.wait_closed()
-    assert code == 1002 and "no <hello> within 0.3 s" in reason
+    assert code == 1002 and "no <hello> within 60 s" in reason
 
 
 def test_message_over_the_size_limit_is_refused_cleanly(make_server):
@@ -285,6 +289,8 @@ def test_server_pings_idle_sessions(make_server):
     pings: list[bytes] = []
     still_open = threading.Event()
 
+    # (WebSocket pings run on the event loop's real time: they keep sockets
+    # alive and model nothing of the device, so this test lets real time pass)
     async def idle_client() -> None:
         conn = await tornado.websocket.websocket_connect(running.url("core-1"), subprotocols=["netconf"])
         conn.on_ping = pings.append  # called for each ping the server sends
@@ -351,10 +357,11 @@ def test_client_certificate_names_the_user(make_server, ca, tls_files, identitie
 
 
 def test_common_name_when_the_certificate_has_no_usable_san(make_server, ca, tls_files):
+    import datetime
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    import datetime
 
     key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = x509.load_pem_x509_certificate(ca.cert_pem.bytes())

@@ -15,8 +15,7 @@ import tornado.web
 
 from emulator import __version__
 from emulator.clock import rfc3339
-from emulator.device import (BadEventParameter, Device, DeviceError, NoSuchInterface,
-                             UnknownEvent)
+from emulator.device import BadEventParameter, Device, DeviceError, NoSuchInterface, UnknownEvent
 from emulator.events import CATALOGUE
 from emulator.settings import host_allowed, origin_allowed
 

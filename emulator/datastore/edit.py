@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from emulator.namespaces import YANG_NS
 from emulator.errors import RpcError
-from emulator.netconf.xml import NC_NS
+from emulator.namespaces import NC_NS, YANG_NS
 from emulator.schema.model import Schema, SchemaNode
 from emulator.schema.validate import instance_path
 

@@ -10,13 +10,13 @@ from copy import deepcopy
 
 from lxml import etree
 
-from emulator.namespaces import CAPABILITY, WD_ATTR_NS, WD_NS
 from emulator.datastore.datastores import DEFAULT_CONFIRM_TIMEOUT, Datastores, raise_all
 from emulator.datastore.edit import apply_edit
-from emulator.netconf import filters
 from emulator.errors import RpcError
+from emulator.namespaces import CAPABILITY, NC_NS, WD_ATTR_NS, WD_NS, qn
+from emulator.netconf import filters
 from emulator.netconf.operations import BASE_OPERATIONS, Rpc, Serialized
-from emulator.netconf.xml import NC_NS, localname, qn
+from emulator.netconf.xml import localname
 from emulator.schema.validate import Validation, instance_path, validate, validate_change
 
 PROTOCOL_CAPABILITIES = [

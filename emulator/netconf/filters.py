@@ -18,9 +18,8 @@ from copy import deepcopy
 from lxml import etree
 
 from emulator.errors import RpcError
-from emulator.netconf.xml import NC_NS
+from emulator.namespaces import NC_NS
 from emulator.schema.xpath import XPathSyntaxError, rewrite
-
 
 
 class Selection:

@@ -18,8 +18,9 @@ from typing import Any, Callable, Union
 from lxml import etree
 
 from emulator.errors import RpcError
+from emulator.namespaces import NC_NS, qn
 from emulator.netconf.termination import Reason
-from emulator.netconf.xml import NC_NS, qn
+
 
 @dataclass(frozen=True)
 class Serialized:

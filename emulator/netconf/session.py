@@ -23,10 +23,10 @@ from typing import Any, Callable, Union
 from lxml import etree
 
 from emulator.errors import RpcError, RpcErrors
+from emulator.namespaces import BASE_1_0, BASE_1_1, NC_NS, qn
 from emulator.netconf.operations import Rpc, Serialized
 from emulator.netconf.termination import Cause, Reason, Termination
-from emulator.netconf.xml import (BASE_1_0, BASE_1_1, NC_NS, XMLRejected, describe,
-                                  localname, parse_message, qn, to_text)
+from emulator.netconf.xml import XMLRejected, describe, localname, parse_message, to_text
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from emulator.namespaces import BASE_1_0, BASE_1_1, NC_NS, qn  # noqa: F401  (used with these)
-
+from emulator.namespaces import NC_NS
 
 # What RFC 6242-minded clients append to every message; tolerated.
 EOM = "]]>]]>"

@@ -17,8 +17,8 @@ from typing import Iterable
 
 from lxml import etree
 
-from emulator.namespaces import YANG_NS
 from emulator.errors import RpcError
+from emulator.namespaces import YANG_NS
 from emulator.schema.model import Choice, Schema, SchemaNode
 from emulator.schema.types import BadValue, InstanceIdentifierType, LeafrefType, UnionType
 from emulator.schema.xpath import instance
