@@ -78,9 +78,7 @@ class Connection:
         self._touch()
         if self.device.behaviour.speaks:
             self._act(self.session.start())
-        timeout = self.runtime.limits.hello_timeout
-        if timeout and not self.session.closed:
-            self._hello_timer = self.runtime.clock.call_later(timeout, self._hello_timed_out)
+            self._await_hello()
 
     def receive(self, data: str | bytes) -> None:
         """One whole message from the client, through the pipeline."""
@@ -125,8 +123,10 @@ class Connection:
     # -- what the session asked for -----------------------------------------------
 
     def _collect(self) -> None:
-        """Output that arose between calls (a notification, a kill-session)."""
+        """Output that arose between calls (a notification, a kill-session, the
+        hello of a device that was hung)."""
         self._act(self.session.take_output())
+        self._await_hello()
 
     def _act(self, outputs: list[Output]) -> None:
         for output in outputs:
@@ -182,6 +182,13 @@ class Connection:
             self.wire.close(termination)
 
     # -- time ---------------------------------------------------------------------
+
+    def _await_hello(self) -> None:
+        """Once the server's hello is out, the client has hello_timeout to answer."""
+        timeout = self.runtime.limits.hello_timeout
+        if timeout and self.session.started and self.session.state is State.AWAIT_HELLO \
+                and self._hello_timer is None:
+            self._hello_timer = self.runtime.clock.call_later(timeout, self._hello_timed_out)
 
     def _hello_timed_out(self) -> None:
         self._hello_timer = None

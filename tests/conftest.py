@@ -62,6 +62,8 @@ class RunningServer:
         return self.call(lambda: self.runtime.clock.advance(seconds))
 
     def stop(self) -> None:
+        if self.loop.is_closed():
+            return
         asyncio.run_coroutine_threadsafe(self.emulator.stop(), self.loop).result(15)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)

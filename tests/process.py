@@ -13,6 +13,11 @@ from pathlib import Path
 COMMAND = [sys.executable, "-m", "emulator"]
 
 
+def run(*args: str) -> subprocess.CompletedProcess:
+    """``netconf-emulator ARGS`` to its end."""
+    return subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=60)
+
+
 class Served:
     def __init__(self, *args: str, data_dir: Path):
         self.process = subprocess.Popen(
@@ -44,6 +49,11 @@ class Served:
         """Stopped with SIGTERM, it must exit 0 (unless a test already killed it)."""
         if self.process.poll() is None:
             assert self.stop() == 0
+
+    def stderr_lines(self) -> list[str]:
+        """What it wrote to stderr, once it has stopped."""
+        assert self.process.poll() is not None, "read stderr after the server has stopped"
+        return self.process.stderr.read().splitlines()
 
 
 

@@ -39,3 +39,10 @@ def test_notify_benchmark_runs():
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     assert "5/5" in result.stdout
+
+
+def test_reset_benchmark_runs():
+    result = subprocess.run([sys.executable, "-m", "bench", "reset", "--devices", "10",
+                             "--samples", "5"], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "reset one device" in result.stdout and "reset 10 devices" in result.stdout

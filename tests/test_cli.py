@@ -13,11 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.client import NS, NetconfClient
-from tests.process import COMMAND, Served
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=60)
+from tests.process import Served, run
 
 
 def test_serve_prints_every_endpoint_then_ready_and_stops_on_sigterm(tmp_path):

@@ -7,15 +7,17 @@ import json
 import random
 import signal
 import threading
-import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
+import sqlite3
+
 import pytest
+from lxml import etree
 from websockets.exceptions import ConnectionClosed
 
 from tests.client import NC, NS, NetconfClient
-from tests.process import Served
+from tests.process import Served, run
 
 IF = "urn:ietf:params:xml:ns:yang:ietf-interfaces"
 NCE = "urn:ietf:params:xml:ns:netconf:notification:1.0"
@@ -60,6 +62,10 @@ def test_committed_configuration_survives_a_restart_and_fresh_forgets_it(tmp_pat
 def test_sigkill_in_a_stream_of_commits_loses_nothing_answered(tmp_path, seed):
     data = tmp_path / "data"
     answered: list[int] = []
+    # killed after a seeded number of answered commits, while the next is in flight
+    # (a count, not a sleep: it needs no time to pass, only commits to happen)
+    kill_after = 6 + random.Random(seed).randrange(60)
+    enough = threading.Event()
     with Served(data_dir=data) as served:
         client = NetconfClient.connect(served.url("core-1"))
 
@@ -70,12 +76,14 @@ def test_sigkill_in_a_stream_of_commits_loses_nothing_answered(tmp_path, seed):
                     i += 1
                     if set_description(client, f"commit-{i}"):
                         answered.append(i)
+                        if len(answered) >= kill_after:
+                            enough.set()
             except (ConnectionClosed, OSError, TimeoutError):
                 return
 
         writer = threading.Thread(target=commit_forever, daemon=True)
         writer.start()
-        time.sleep(0.3 + random.Random(seed).random())
+        assert enough.wait(30)
         served.process.send_signal(signal.SIGKILL)
         served.process.wait(10)
         writer.join(15)
@@ -121,3 +129,85 @@ def test_the_replay_log_is_kept_across_restarts(tmp_path):
             while not texts or "replayComplete" not in texts[-1]:
                 texts.append(client.recv())
     assert any("<link-down" in t and "<if-name>eth1</if-name>" in t for t in texts)
+
+
+# -- a data dir that is safe ------------------------------------------------------------------
+
+def test_a_corrupt_datastore_file_is_a_one_line_error(tmp_path):
+    data = tmp_path / "data"
+    with Served(data_dir=data):
+        pass
+    (data / "datastores.sqlite").write_bytes(b"this is not a database" * 500)
+    for name in ("datastores.sqlite-wal", "datastores.sqlite-shm"):
+        (data / name).unlink(missing_ok=True)
+    result = run("serve", "--port", "0", "--data-dir", str(data))
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "datastores.sqlite" in line and "--fresh" in line and "Traceback" not in line
+    with Served("--fresh", data_dir=data) as served:       # --fresh replaces it
+        assert description(served) == "management"
+
+
+def test_a_sqlite_file_that_is_not_ours_is_refused(tmp_path):
+    data = tmp_path / "data"
+    with Served(data_dir=data):
+        pass
+    connection = sqlite3.connect(data / "datastores.sqlite")
+    connection.execute("CREATE TABLE invoices (id INTEGER, amount REAL)")
+    connection.commit()
+    connection.close()
+    result = run("serve", "--port", "0", "--data-dir", str(data))
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "'invoices'" in line and "--fresh" in line
+
+
+def test_a_second_server_on_the_data_dir_is_refused_with_the_first_ones_pid(tmp_path):
+    data = tmp_path / "data"
+    with Served(data_dir=data) as served:
+        with NetconfClient.connect(served.url("core-1")) as client:
+            assert set_description(client, "first's", candidate=False)
+        result = run("serve", "--port", "0", "--fresh", "--data-dir", str(data))
+        assert result.returncode == 1
+        [line] = result.stderr.strip().splitlines()
+        assert f"PID {served.process.pid}" in line and str(data) in line
+        assert description(served) == "first's"           # --fresh deleted nothing
+    with Served(data_dir=data) as served:
+        assert description(served) == "first's"
+
+
+def test_a_changed_profile_that_refuses_the_stored_configuration(tmp_path):
+    """The fleet file moved a router to the switch profile: its stored router
+    configuration does not fit, so it starts from the switch fixture, with a
+    note, and the old rows are kept aside."""
+    data = tmp_path / "data"
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text("devices:\n  - name: lab-1\n    profile: router\n"
+                     "  - name: lab-2\n    profile: router\n")
+    with Served("--fleet", str(fleet), data_dir=data) as served:
+        for name in ("lab-1", "lab-2"):
+            with NetconfClient.connect(served.url(name)) as client:
+                reply = client.rpc(
+                    f'<edit-config><target><running/></target><config><interfaces xmlns="{IF}">'
+                    "<interface><name>eth0</name><description>saved</description></interface>"
+                    "</interfaces></config></edit-config>")
+                assert reply.find("nc:ok", NS) is not None
+    fleet.write_text("devices:\n  - name: lab-1\n    profile: switch\n"
+                     "  - name: lab-2\n    profile: router\n")
+    with Served("--fleet", str(fleet), data_dir=data) as served:
+        with NetconfClient.connect(served.url("lab-1")) as client:
+            reply = client.rpc("<validate><source><running/></source></validate>")
+            assert reply.find("nc:ok", NS) is not None
+            reply = client.rpc("<get-config><source><running/></source></get-config>")
+            assert "saved" not in etree.tostring(reply).decode()
+        with NetconfClient.connect(served.url("lab-2")) as client:   # the same profile: kept
+            reply = client.rpc("<get-config><source><running/></source></get-config>")
+            assert "saved" in etree.tostring(reply).decode()
+    [note] = [line for line in served.stderr_lines() if "note:" in line]
+    assert "device lab-1" in note and "'switch'" in note and "set_aside" in note
+    kept = sqlite3.connect(data / "datastores.sqlite").execute(
+        "SELECT device, name FROM set_aside").fetchall()
+    assert ("lab-1", "running") in kept
+    with Served("--fleet", str(fleet), data_dir=data) as served:   # told once
+        pass
+    assert not [line for line in served.stderr_lines() if "note:" in line]

@@ -1,0 +1,169 @@
+"""The runtime: one clock per fleet, settings per fleet, stop and start again."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from emulator.clock import VirtualClock, rfc3339
+from emulator.fleet import load_fleet
+from emulator.runtime import Runtime
+from emulator.server import StartError
+from tests.client import NC, rpc_errors
+from tests.memory import MemoryWire, connect, subscribe
+
+SYS = "urn:ietf:params:xml:ns:yang:ietf-system"
+
+
+def hostname_edit(name: str, target: str = "running") -> str:
+    return (f"<edit-config><target><{target}/></target><config><system xmlns='{SYS}'>"
+            f"<hostname>{name}</hostname></system></config></edit-config>")
+
+
+def hostname(client, source: str = "running") -> str:
+    reply = client.rpc(f"<get-config><source><{source}/></source><filter type='subtree'>"
+                       f"<system xmlns='{SYS}'><hostname/></system></filter></get-config>")
+    return reply.findtext(f".//{{{SYS}}}hostname")
+
+
+# -- the virtual clock -------------------------------------------------------------------
+
+def test_timers_run_in_order_of_time_then_of_setting():
+    clock = VirtualClock(100.0)
+    ran = []
+    clock.call_later(5, lambda: ran.append(("b", clock.now())))
+    clock.call_at(103, lambda: ran.append(("a", clock.now())))
+    clock.call_later(5, lambda: ran.append(("c", clock.now())))
+    cancelled = clock.call_later(1, lambda: ran.append("never"))
+    cancelled.cancel()
+    assert clock.advance(4) == 1 and clock.now() == 104
+    assert clock.advance(10) == 2 and clock.now() == 114
+    assert ran == [("a", 103), ("b", 105), ("c", 105)]
+    with pytest.raises(ValueError):
+        clock.advance(-1)
+
+
+def test_a_timer_set_by_a_timer_runs_in_the_same_advance_when_due():
+    clock = VirtualClock(0.0)
+    ran = []
+    clock.call_later(10, lambda: clock.call_later(10, lambda: ran.append(clock.now())))
+    clock.advance(30)
+    assert ran == [20.0]
+
+
+def test_jump_goes_to_the_next_timer():
+    clock = VirtualClock(0.0)
+    assert clock.jump() is False
+    clock.call_later(600, lambda: None)
+    assert clock.jump() is True and clock.now() == 600
+
+
+def test_autojump_moves_time_when_the_fleet_is_idle():
+    clock = VirtualClock(0.0)
+    fired = []
+
+    async def main() -> None:
+        clock.start_autojump(idle=0.005)
+        clock.call_later(600, lambda: fired.append(clock.now()))
+        clock.call_later(1200, lambda: fired.append(clock.now()))
+        deadline = time.monotonic() + 5
+        while len(fired) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        clock.stop_autojump()
+
+    asyncio.run(main())
+    assert fired == [600.0, 1200.0]
+
+
+def test_an_hour_of_device_time_passes_in_well_under_a_second():
+    clock = VirtualClock()
+    device = load_fleet(None, Runtime(clock=clock)).get("core-1")
+    wire = MemoryWire()
+    connection, _ = connect(device, wire)
+    start = clock.now()
+    subscribe(connection, wire, f"<startTime>{rfc3339(start)}</startTime>"
+                                f"<stopTime>{rfc3339(start + 3000)}</stopTime>")
+    connection.receive(f"<rpc message-id='2' xmlns='{NC}'>{hostname_edit('trial', 'candidate')}"
+                       "</rpc>")
+    connection.receive(f"<rpc message-id='3' xmlns='{NC}'><commit><confirmed/></commit></rpc>")
+    for minute in range(60):      # a link flaps every minute, on the clock
+        clock.call_at(start + 60 * minute + 30, lambda: device.raise_event(
+            "link-down", {"interface": "eth1"}))
+        clock.call_at(start + 60 * minute + 45, lambda: device.raise_event(
+            "link-up", {"interface": "eth1"}))
+    began = time.perf_counter()
+    clock.advance(3600)
+    elapsed = time.perf_counter() - began
+    assert elapsed < 1.0
+    notes = wire.notes()
+    # the confirmed commit timed out at 600 s; the subscription ended at 3000 s
+    assert "netconf-confirmed-commit" in notes and notes[-1] == "notificationComplete"
+    assert notes.count("link-down") == 50          # minutes 0..49 are before the stopTime
+    assert device.datastores.pending is None
+    assert device.running().findtext(f".//{{{SYS}}}hostname") == "core-1"
+    link = device.operational().link("eth1")
+    assert link.last_change == start + 59 * 60 + 45
+
+
+# -- a runtime per fleet -------------------------------------------------------------------
+
+def test_two_fleets_with_different_limits_run_in_one_process(make_server, tmp_path):
+    small = make_server(journal_size=3, hello_timeout=10, data_dir=tmp_path / "small",
+                        clock=VirtualClock())
+    large = make_server(journal_size=100, hello_timeout=100, data_dir=tmp_path / "large",
+                        clock=VirtualClock())
+    for running in (small, large):
+        with running.connect("core-1") as client:
+            for _ in range(5):
+                client.rpc("<get-config><source><running/></source></get-config>")
+    assert len(small.api("/api/devices/core-1/journal")[1]["entries"]) == 3
+    assert len(large.api("/api/devices/core-1/journal")[1]["entries"]) == 12
+    # each fleet keeps its own hello timeout, on its own clock
+    with small.connect(send_hello=False) as quiet_small, \
+            large.connect(send_hello=False) as quiet_large:
+        small.advance(10)
+        large.advance(10)
+        assert quiet_small.wait_closed()[0] == 1002
+        assert large.call(lambda: len(large.fleet.get("core-1").sessions)) == 1
+        large.advance(90)
+        assert quiet_large.wait_closed()[0] == 1002
+    # and its own session ids
+    assert small.runtime.next_session_id() < 100 and small.runtime is not large.runtime
+
+
+def test_a_fleet_stops_and_starts_again_in_the_same_process(make_server):
+    running = make_server()
+
+    def restart() -> None:
+        asyncio.run_coroutine_threadsafe(running.emulator.stop(), running.loop).result(15)
+        asyncio.run_coroutine_threadsafe(running.emulator.start(), running.loop).result(15)
+
+    with running.connect("core-1") as client:
+        assert rpc_errors(client.rpc(hostname_edit("kept"))) == []
+    restart()
+    assert running.runtime.storage is not None
+    with running.connect("core-1") as client:
+        assert hostname(client) == "kept"
+        assert rpc_errors(client.rpc(hostname_edit("again"))) == []
+    restart()
+    with running.connect("core-1") as client:
+        assert hostname(client) == "again"
+    assert running.api("/api/health")[1]["sessions"] == 0
+
+
+def test_the_data_dir_holds_one_server_at_a_time(make_server, tmp_path):
+    import os
+    first = make_server(data_dir=tmp_path / "shared")
+    with pytest.raises(StartError) as refused:
+        make_server(data_dir=tmp_path / "shared", fresh=True)
+    message = str(refused.value)
+    assert f"PID {os.getpid()}" in message and str(tmp_path / "shared") in message
+    assert "\n" not in message
+    with first.connect("core-1") as client:     # --fresh wiped nothing
+        assert rpc_errors(client.rpc(hostname_edit("mine"))) == []
+    first.stop()
+    second = make_server(data_dir=tmp_path / "shared")   # free once the first has stopped
+    with second.connect("core-1") as client:
+        assert hostname(client) == "mine"
