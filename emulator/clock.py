@@ -39,6 +39,8 @@ class Handle(Protocol):
 
 
 class Clock(Protocol):
+    virtual: bool
+
     def now(self) -> float: ...
 
     def call_at(self, when: float, callback: Callable[[], None]) -> Handle: ...

@@ -126,6 +126,9 @@ class HealthHandler(ApiHandler):
             "profiles": sorted(fleet.profiles),
             "sessions": sum(len(d.sessions) for d in fleet),
             "uptime": round(self.emulator.uptime(), 3),
+            # the fleet's clock: what device time it is, and whether it is virtual
+            "time": rfc3339(self.emulator.runtime.clock.now()),
+            "clock": "virtual" if self.emulator.runtime.clock.virtual else "real",
         })
 
 

@@ -11,7 +11,6 @@ a disk flush per commit.
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -40,9 +39,9 @@ class StorageError(Exception):
 
 
 class Storage:
-    def __init__(self, path: Path | None, clock: Callable[[], float] = time.time):
-        """``path`` None keeps everything in memory (for tests of the core);
-        ``clock`` stamps the rows (the fleet's clock)."""
+    def __init__(self, path: Path | None, clock: Callable[[], float]):
+        """``path`` None keeps everything in memory; ``clock`` (the fleet's)
+        stamps the rows."""
         self.clock = clock
         where = str(path) if path else ":memory:"
         try:
@@ -86,7 +85,7 @@ class Storage:
                            self.db.execute("SELECT DISTINCT device FROM datastores").fetchall()}
 
     @classmethod
-    def in_dir(cls, data_dir: Path, clock: Callable[[], float] = time.time) -> "Storage":
+    def in_dir(cls, data_dir: Path, clock: Callable[[], float]) -> "Storage":
         return cls(data_dir / FILE_NAME, clock)
 
     def load(self, device: str, name: str) -> str | None:

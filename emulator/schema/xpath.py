@@ -12,16 +12,13 @@ top-level nodes (we hold them under one wrapper element, so ``/x`` becomes
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lxml import etree
 from pyang import xpath_lexer
 from pyang.types import XSDPattern
 
 from emulator.schema.types import BadValue, EnumerationType, LeafrefType, UnionType
-
-if TYPE_CHECKING:
-    from emulator.schema.model import Schema
 
 
 class XPathSyntaxError(ValueError):
@@ -85,7 +82,7 @@ class _Evaluation:
 
     node: Any = None
     expression: "YangXPath | None" = None
-    schema: "Schema | None" = None
+    schema: Any = None      # the model.Schema the expression belongs to
 
 
 _NOW = _Evaluation()
@@ -229,10 +226,12 @@ EXTENSIONS = {
 
 
 class YangXPath:
-    """One compiled YANG XPath expression, in the context of its module."""
+    """One compiled YANG XPath expression, in the context of its module and of
+    its schema (a model.Schema: the model holds expressions, so it is typed
+    loosely here, below it)."""
 
     def __init__(self, expression: str, default_prefix: str, namespaces: dict[str, str],
-                 schema: "Schema"):
+                 schema: Any):
         self.source = expression
         self.default_ns = namespaces[default_prefix]
         self.namespaces = namespaces
