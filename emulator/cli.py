@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from emulator import __version__
+from emulator.clock import RealClock, VirtualClock
 from emulator.fleet import load_fleet
 from emulator.runtime import Limits, Runtime
 from emulator.server import Emulator, StartError
@@ -103,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="and for at most this long (default a day)")
     serve.add_argument("--journal-size", type=int, default=Limits.journal_size, metavar="N",
                        help=f"messages kept per device for the journal API (default {Limits.journal_size})")
+    serve.add_argument("--clock", choices=["real", "virtual"], default="real",
+                       help="device time: the wall clock, or a virtual clock that moves only "
+                            "through POST /api/clock (or --autojump); default real")
+    serve.add_argument("--autojump", type=seconds, default=None, metavar="SECONDS",
+                       help="with --clock virtual: whenever no client has sent anything for "
+                            "SECONDS (real), jump to the next timer")
     serve.add_argument("--log-level", default="warning",
                        choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=cmd_serve)
@@ -143,12 +150,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for option in ("journal_size", "notification_queue", "replay_size"):
         if getattr(args, option) < 1:
             return _fail(f"--{option.replace('_', '-')} must be at least 1")
+    if args.autojump is not None and args.clock != "virtual":
+        return _fail("--autojump needs --clock virtual")
+    clock = VirtualClock() if args.clock == "virtual" else RealClock()
     limits = Limits(
         replay_size=args.replay_size, replay_age=args.replay_age,
         notification_queue=args.notification_queue, journal_size=args.journal_size,
         hello_timeout=args.hello_timeout, max_message_size=args.max_message_size)
     try:
-        fleet = load_fleet(args.fleet, Runtime(limits=limits))
+        fleet = load_fleet(args.fleet, Runtime(clock=clock, limits=limits))
     except FixtureError as exc:
         return _fail(exc)
     options = Options(
@@ -157,14 +167,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         allow_origins=[o.rstrip("/") for o in args.allow_origin],
         allow_hosts=args.allow_host, username=args.username, tls_cert=args.tls_cert,
         tls_key=args.tls_key, tls_client_ca=args.tls_client_ca)
-    return asyncio.run(_serve(Emulator(fleet, options)))
+    return asyncio.run(_serve(Emulator(fleet, options), args.autojump))
 
 
-async def _serve(emulator: Emulator) -> int:
+async def _serve(emulator: Emulator, autojump: float | None = None) -> int:
     try:
         await emulator.start()
     except StartError as exc:
         return _fail(exc, 1)
+    if autojump is not None:
+        emulator.runtime.clock.start_autojump(autojump)
     for notice in emulator.notices:
         print(f"{PROG}: note: {notice}", file=sys.stderr, flush=True)
     stop = asyncio.Event()
@@ -182,5 +194,7 @@ async def _serve(emulator: Emulator) -> int:
 
     await stop.wait()
     print("shutting down", file=sys.stderr, flush=True)
+    if autojump is not None:
+        emulator.runtime.clock.stop_autojump()
     await emulator.stop()
     return 0

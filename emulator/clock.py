@@ -136,13 +136,13 @@ class VirtualClock:
         self._now = max(self._now, until)
         return ran
 
-    def jump(self) -> bool:
-        """Move to the next timer and run what is due then; False if none is set."""
+    def jump(self) -> int:
+        """Move to the next timer and run what is due then; how many ran (0:
+        no timer is set, and time stands still)."""
         when = self.next_timer()
         if when is None:
-            return False
-        self.advance_to(when)
-        return True
+            return 0
+        return self.advance_to(when)
 
     # -- autojump: time passes whenever the fleet has nothing to do --------------
 

@@ -87,6 +87,7 @@ class Emulator:
                 (r"/api/devices/([^/]+)/reset", api.DeviceResetHandler, ctx),
                 (r"/api/events", api.FleetEventHandler, ctx),
                 (r"/api/reset", api.FleetResetHandler, ctx),
+                (r"/api/clock", api.ClockHandler, ctx),
                 (r"/api(/.*)?", api.NotFoundHandler, ctx),
             ],
             websocket_max_message_size=self.runtime.limits.max_message_size,

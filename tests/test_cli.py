@@ -115,6 +115,8 @@ def test_port_in_use_is_a_one_line_error(tmp_path):
     (["serve", "--replay-size", "0", "--port", "0"], "--replay-size must be at least 1"),
     (["serve", "--notification-queue", "0", "--port", "0"], "--notification-queue must be at least 1"),
     (["serve", "--replay-age", "-3"], "'-3' is not a number of seconds"),
+    (["serve", "--autojump", "0.1", "--port", "0"], "--autojump needs --clock virtual"),
+    (["serve", "--clock", "sundial"], "invalid choice: 'sundial'"),
     ([], "choose a command"),
 ])
 def test_bad_arguments_are_one_line_errors(args, message):
@@ -148,3 +150,24 @@ def test_console_script_is_installed():
         pytest.skip("package not installed with pip in this interpreter")
     result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0 and result.stdout.startswith("netconf-emulator ")
+
+
+def test_a_virtual_clock_moves_only_when_told(tmp_path):
+    with Served("--clock", "virtual", data_dir=tmp_path / "d") as served:
+        def api(method: str, path: str, body: bytes | None = None) -> dict:
+            request = urllib.request.Request(f"http://127.0.0.1:{served.port}{path}",
+                                             method=method, data=body)
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read())
+
+        health = api("GET", "/api/health")
+        assert health["clock"] == "virtual" and health["time"] == "2025-01-01T00:00:00.000000Z"
+        sys_ns = "urn:ietf:params:xml:ns:yang:ietf-system"
+        with NetconfClient.connect(served.url("core-1")) as client:
+            client.rpc(f"<edit-config><target><candidate/></target><config><system xmlns="
+                       f"'{sys_ns}'><hostname>trial</hostname></system></config></edit-config>")
+            client.rpc("<commit><confirmed/><confirm-timeout>30</confirm-timeout></commit>")
+            moved = api("POST", "/api/clock", b'{"advance": 30}')
+            assert moved["time"] == "2025-01-01T00:00:30.000000Z" and moved["timers_run"] == 1
+            reply = client.rpc("<get-config><source><running/></source></get-config>")
+            assert reply.findtext(f".//{{{sys_ns}}}hostname") == "core-1"   # rolled back

@@ -55,9 +55,10 @@ def test_a_timer_set_by_a_timer_runs_in_the_same_advance_when_due():
 
 def test_jump_goes_to_the_next_timer():
     clock = VirtualClock(0.0)
-    assert clock.jump() is False
+    assert clock.jump() == 0 and clock.now() == 0
     clock.call_later(600, lambda: None)
-    assert clock.jump() is True and clock.now() == 600
+    clock.call_later(600, lambda: None)
+    assert clock.jump() == 2 and clock.now() == 600
 
 
 def test_autojump_moves_time_when_the_fleet_is_idle():
@@ -167,3 +168,25 @@ def test_the_data_dir_holds_one_server_at_a_time(make_server, tmp_path):
     second = make_server(data_dir=tmp_path / "shared")   # free once the first has stopped
     with second.connect("core-1") as client:
         assert hostname(client) == "mine"
+
+
+def test_the_clock_api_moves_a_virtual_clock_and_refuses_a_real_one(make_server, tmp_path):
+    running = make_server(clock=VirtualClock(), data_dir=tmp_path / "v")
+    with running.connect("core-1") as client:
+        assert rpc_errors(client.rpc(hostname_edit("trial", "candidate"))) == []
+        assert rpc_errors(client.rpc("<commit><confirmed/></commit>")) == []
+        status, clock = running.api("/api/clock")
+        assert status == 200 and clock["clock"] == "virtual" and clock["next_timer"] is not None
+        status, moved = running.api("/api/clock", "POST", b'{"advance": 599}')
+        assert status == 200 and moved["timers_run"] == 0
+        assert hostname(client) == "trial"
+        status, moved = running.api("/api/clock", "POST", b'{"jump": true}')
+        assert status == 200 and moved["timers_run"] == 1 and moved["time"] == clock["next_timer"]
+        assert hostname(client) == "core-1"            # rolled back at 600 s
+    for body in (b'{"advance": -1}', b'{"advance": "1"}', b'{"jump": 1}', b'{}', b"[]"):
+        status, answer = running.api("/api/clock", "POST", body)
+        assert status == 400 and answer["error"], body
+    real = make_server(data_dir=tmp_path / "r")
+    status, answer = real.api("/api/clock", "POST", b'{"advance": 1}')
+    assert status == 409 and "--clock virtual" in answer["error"]
+    assert real.api("/api/health")[1]["clock"] == "real"

@@ -113,6 +113,8 @@ class IndexHandler(ApiHandler):
             "POST /api/events",
             "POST /api/devices/{device}/reset",
             "POST /api/reset",
+            "GET /api/clock",
+            "POST /api/clock",
         ], "events": CATALOGUE})
 
 
@@ -254,6 +256,37 @@ class FleetResetHandler(ApiJsonBody):
         devices = self.devices_named(self.json_body(empty={}))
         self.emulator.fleet.reset(devices)
         self.send_json({"reset": len(devices)})
+
+
+class ClockHandler(ApiJsonBody):
+    """The fleet's clock: GET reads it; POST ``{"advance": SECONDS}`` or
+    ``{"jump": true}`` moves a virtual one, running every timer that falls due."""
+
+    def describe(self) -> dict[str, Any]:
+        clock = self.emulator.runtime.clock
+        answer = {"clock": "virtual" if clock.virtual else "real", "time": rfc3339(clock.now())}
+        if clock.virtual:
+            upcoming = clock.next_timer()
+            answer["next_timer"] = None if upcoming is None else rfc3339(upcoming)
+        return answer
+
+    def get(self) -> None:
+        self.send_json(self.describe())
+
+    def post(self) -> None:
+        clock = self.emulator.runtime.clock
+        if not clock.virtual:
+            raise ApiError(409, "the clock is real: start the server with --clock virtual to "
+                                "move time")
+        body = self.json_body()
+        if set(body) == {"jump"} and body["jump"] is True:
+            ran = clock.jump()
+        elif set(body) == {"advance"} and isinstance(body["advance"], (int, float)) \
+                and not isinstance(body["advance"], bool) and 0 <= body["advance"] <= 10 * 365 * 86400:
+            ran = clock.advance(body["advance"])
+        else:
+            raise ApiError(400, 'give {"advance": SECONDS} (0 to ten years) or {"jump": true}')
+        self.send_json({**self.describe(), "timers_run": ran})
 
 
 class NotFoundHandler(ApiHandler):
