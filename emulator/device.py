@@ -189,7 +189,7 @@ class Device:
         for parameter in events.CATALOGUE[name]:
             if not isinstance(parameters.get(parameter), str) or not parameters[parameter]:
                 raise BadEventParameter(f"event {name!r} needs {parameter!r}: "
-                                      f"{events.CATALOGUE[name][parameter]}")
+                                        f"{events.CATALOGUE[name][parameter]}")
         state = self.operational()
         state.sync(self.running())
         if state.link(parameters["interface"]) is None:

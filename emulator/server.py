@@ -150,11 +150,10 @@ class Emulator:
         old rows are kept aside in the same file."""
         keys = {device.name: profile_key(device) for device in self.fleet}
         storage.profile_keys = keys
-        for name, (stored_key, rows) in storage.stored_configurations().items():
+        for name in storage.written_under_another(keys):
             device = self.fleet.get(name)
-            if device is None or stored_key == keys[name]:
-                continue      # (rows of a device no longer in the fleet stay, unused)
-            problem = _first_problem(device, rows)
+            stored_key = storage.profile_written(name)
+            problem = _first_problem(device, storage.rows(name))
             if problem is None:
                 storage.record_profile(name, keys[name])
                 continue

@@ -192,14 +192,18 @@ class Storage:
 
     # -- which profile wrote a device's rows --------------------------------------------
 
-    def stored_configurations(self) -> dict[str, tuple[str | None, dict[str, str]]]:
-        """Devices with stored rows: (the profile key they were written under,
-        {datastore: xml})."""
-        found: dict[str, tuple[str | None, dict[str, str]]] = {}
-        for device, name, xml in self.db.execute(
-                "SELECT device, name, xml FROM datastores ORDER BY device"):
-            found.setdefault(device, (self._profiles.get(device), {}))[1][name] = xml
-        return found
+    def written_under_another(self, keys: dict[str, str]) -> list[str]:
+        """Devices of ``keys`` (name: profile key) whose rows were written under
+        another profile key, or under none known (an earlier version)."""
+        return sorted(d for d in self._with_rows if d in keys and self._profiles.get(d) != keys[d])
+
+    def profile_written(self, device: str) -> str | None:
+        return self._profiles.get(device)
+
+    def rows(self, device: str) -> dict[str, str]:
+        """A device's stored datastores, {name: xml}."""
+        return dict(self.db.execute("SELECT name, xml FROM datastores WHERE device = ?",
+                                    [device]).fetchall())
 
     def set_aside(self, device: str, reason: str) -> None:
         """Move a device's rows to set_aside: it starts from its fixture."""
