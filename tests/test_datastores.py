@@ -436,6 +436,8 @@ def test_locks_go_when_the_session_ends(rfc, ending):
             owner.ws.socket.close()  # no close frame: a dropped TCP connection
         else:
             owner.wait_closed()
+        # (a dropped TCP connection is noticed when the server's loop reads the
+        # reset: no clock says when, so this retries briefly, with a deadline)
         deadline = time.monotonic() + 5
         while True:
             reply = other.rpc("<lock><target><candidate/></target></lock>")

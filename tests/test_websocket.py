@@ -246,6 +246,7 @@ def test_dropped_connection_ends_the_session(server):
     sid = client.session_id
     client.ws.socket.close()  # no close frame: a dropped TCP connection
     client.ws.close()
+    # (the server notices the reset when its loop reads it: no clock says when)
     deadline = time.monotonic() + 5
     while server.call(lambda: sid in server.emulator.fleet.get("core-1").sessions):
         assert time.monotonic() < deadline
