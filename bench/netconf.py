@@ -56,11 +56,15 @@ asyncio.run(main())
 
 
 def start(command: list[str]) -> tuple[subprocess.Popen, int]:
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    errors = tempfile.TemporaryFile(mode="w+")    # (a pipe nobody reads could fill up)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
     for line in process.stdout:
         if "ready" in line:
             return process, int(line.split()[-1])
-    raise RuntimeError(f"{command[:4]} did not start")
+    process.wait(10)
+    errors.seek(0)
+    raise RuntimeError(f"{command[:4]} did not start (exit {process.returncode}): "
+                       f"{errors.read()[-2000:]}")
 
 
 async def session(url: str) -> websockets.ClientConnection:

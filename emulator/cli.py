@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from emulator import __version__
-from emulator.clock import RealClock, VirtualClock
+from emulator.clock import MIN_AUTOJUMP_IDLE, RealClock, VirtualClock
 from emulator.fleet import load_fleet
 from emulator.runtime import Limits, Runtime
 from emulator.server import Emulator, StartError
@@ -152,6 +152,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return _fail(f"--{option.replace('_', '-')} must be at least 1")
     if args.autojump is not None and args.clock != "virtual":
         return _fail("--autojump needs --clock virtual")
+    if args.autojump is not None and args.autojump < MIN_AUTOJUMP_IDLE:
+        return _fail(f"--autojump must be at least {MIN_AUTOJUMP_IDLE} (seconds of idleness)")
     clock = VirtualClock() if args.clock == "virtual" else RealClock()
     limits = Limits(
         replay_size=args.replay_size, replay_age=args.replay_age,

@@ -18,10 +18,13 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 import re
 import time
 from datetime import datetime, timezone
 from typing import Callable, Protocol
+
+log = logging.getLogger(__name__)
 
 # A virtual clock starts here unless told otherwise: 2025-01-01T00:00:00Z, a
 # round moment that makes test output readable.
@@ -32,6 +35,13 @@ VIRTUAL_EPOCH = 1_735_689_600.0
 # "jump at once"; a server has clients in other processes, which need a
 # moment between a reply and their next request.
 DEFAULT_AUTOJUMP_IDLE = 0.05
+# Below this an autojumping clock would keep a core busy doing nothing.
+MIN_AUTOJUMP_IDLE = 0.005
+# How long (real seconds) autojump waits for a client in the middle of its
+# hello; a client that never says it cannot stop the fleet's time for longer.
+HOLD_GRACE = 5.0
+# The latest time a clock may show: RFC 3339 (and Python) stop at year 9999.
+LATEST = 253_402_300_799.0
 
 
 class Handle(Protocol):
@@ -49,6 +59,11 @@ class Clock(Protocol):
 
     def touch(self) -> None:
         """A client did something (an autojumping virtual clock waits meanwhile)."""
+
+    def hold(self, token: object) -> None:
+        """A client is mid-way through something that real time must allow."""
+
+    def release(self, token: object) -> None: ...
 
 
 class RealClock:
@@ -68,17 +83,29 @@ class RealClock:
     def touch(self) -> None:
         pass
 
+    def hold(self, token: object) -> None:
+        pass
+
+    def release(self, token: object) -> None:
+        pass
+
 
 class _Timer:
-    __slots__ = ("when", "callback", "cancelled")
+    __slots__ = ("when", "callback", "clock")
 
-    def __init__(self, when: float, callback: Callable[[], None]):
+    def __init__(self, when: float, callback: Callable[[], None], clock: "VirtualClock"):
         self.when = when
-        self.callback = callback
-        self.cancelled = False
+        self.callback: Callable[[], None] | None = callback
+        self.clock = clock
+
+    @property
+    def cancelled(self) -> bool:
+        return self.callback is None
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if self.callback is not None:
+            self.callback = None      # what it would have called is free to go now
+            self.clock._cancelled_one()
 
 
 class VirtualClock:
@@ -87,7 +114,8 @@ class VirtualClock:
 
     Timers run in order of their time and, at one time, in the order they
     were set; while a timer runs, ``now()`` is its time. A timer set for the
-    past runs at the next advance.
+    past runs at the next advance. A timer that raises is logged; the others
+    run regardless.
     """
 
     virtual = True
@@ -95,25 +123,43 @@ class VirtualClock:
     def __init__(self, start: float = VIRTUAL_EPOCH):
         self._now = float(start)
         self._timers: list[tuple[float, int, _Timer]] = []
+        self._cancelled = 0           # cancelled timers still in the heap
         self._order = itertools.count()
         self._activity = 0
+        self._holds: dict[object, float] = {}
         self._autojump: asyncio.Task | None = None
 
     def now(self) -> float:
         return self._now
 
     def call_at(self, when: float, callback: Callable[[], None]) -> _Timer:
-        timer = _Timer(when, callback)
+        timer = _Timer(when, callback, self)
         heapq.heappush(self._timers, (when, next(self._order), timer))
         return timer
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> _Timer:
         return self.call_at(self._now + max(delay, 0.0), callback)
 
+    def _cancelled_one(self) -> None:
+        # As asyncio does: when most of the heap is cancelled timers, rebuild it,
+        # so that a clock that seldom moves does not keep them (and what they
+        # would have called) without bound.
+        self._cancelled += 1
+        if self._cancelled > 64 and self._cancelled * 2 > len(self._timers):
+            self._timers = [entry for entry in self._timers if not entry[2].cancelled]
+            heapq.heapify(self._timers)
+            self._cancelled = 0
+
+    def _pop(self) -> _Timer:
+        timer = heapq.heappop(self._timers)[2]
+        if timer.cancelled:
+            self._cancelled = max(self._cancelled - 1, 0)
+        return timer
+
     def next_timer(self) -> float | None:
         """When the next live timer is due (None: no timer is set)."""
         while self._timers and self._timers[0][2].cancelled:
-            heapq.heappop(self._timers)
+            self._pop()
         return self._timers[0][0] if self._timers else None
 
     def advance(self, seconds: float) -> int:
@@ -126,12 +172,17 @@ class VirtualClock:
     def advance_to(self, until: float) -> int:
         ran = 0
         while self._timers and self._timers[0][0] <= until:
-            when, _, timer = heapq.heappop(self._timers)
-            if timer.cancelled:
+            when = self._timers[0][0]
+            timer = self._pop()
+            callback = timer.callback
+            if callback is None:
                 continue
+            timer.callback = None         # a handle cancelled after it ran is harmless
             self._now = max(self._now, when)
-            timer.cancelled = True    # a handle cancelled after it ran is harmless
-            timer.callback()
+            try:
+                callback()
+            except Exception:   # one broken timer must not stop the fleet's time
+                log.exception("a timer due at %s failed", rfc3339(when))
             ran += 1
         self._now = max(self._now, until)
         return ran
@@ -150,9 +201,20 @@ class VirtualClock:
         """Something happened (a request arrived): the fleet is not idle."""
         self._activity += 1
 
+    def hold(self, token: object) -> None:
+        """A client is in the middle of something (its hello): autojump waits,
+        for at most HOLD_GRACE real seconds."""
+        self._holds[token] = time.monotonic()
+
+    def release(self, token: object) -> None:
+        self._holds.pop(token, None)
+
     def start_autojump(self, idle: float = DEFAULT_AUTOJUMP_IDLE) -> None:
         """On the running loop: whenever no request has arrived for ``idle``
-        real seconds, jump to the next timer."""
+        real seconds, and no client is in the middle of its hello, jump to the
+        next timer."""
+        if idle < MIN_AUTOJUMP_IDLE:
+            raise ValueError(f"autojump needs an idle time of at least {MIN_AUTOJUMP_IDLE} s")
         if self._autojump is None:
             self._autojump = asyncio.get_running_loop().create_task(self._jumper(idle))
 
@@ -161,11 +223,15 @@ class VirtualClock:
             self._autojump.cancel()
             self._autojump = None
 
+    def _held(self) -> bool:
+        oldest = min(self._holds.values(), default=None)
+        return oldest is not None and time.monotonic() - oldest < HOLD_GRACE
+
     async def _jumper(self, idle: float) -> None:
         seen = self._activity
         while True:
             await asyncio.sleep(idle)
-            if self._activity == seen:
+            if self._activity == seen and not self._held():
                 self.jump()
             seen = self._activity
 

@@ -35,6 +35,8 @@ class DataDir:
         ``fresh``); raises DataDirError."""
         path = self.path
         marker = path / MARKER
+        if path.exists() and not path.is_dir():
+            raise DataDirError(f"data dir {path} is not a directory")
         try:
             entries = [p for p in path.iterdir() if p.name != MARKER] if path.is_dir() else []
             if entries and not marker.exists() and not all(p.name in OUR_FILES for p in entries):

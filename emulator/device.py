@@ -317,6 +317,7 @@ class Device:
         if behaviour.speaks:
             for session in list(self.sessions.values()):
                 session.greet()      # a hello held while the device was hung
+                session.wake()       # and what its client sent meanwhile
         if duration is not None and status is not Status.UP:
             self._status_timer = self.clock.call_later(duration, lambda: self.set_status(Status.UP))
 
@@ -324,6 +325,8 @@ class Device:
         """Every session ends ("device reboot"); running is reloaded from
         startup; after ``downtime`` seconds the device is up with a new boot
         time and its counters and operational state from zero."""
+        if self._datastores is not None:
+            self._datastores.cancel_pending()    # the reload below decides running
         self.set_status(Status.REBOOTING)
         self.datastores.reload_from_startup()
         self._operational = None
@@ -347,6 +350,8 @@ class Device:
 
     def forget(self) -> None:
         """What reset() does in memory (a fleet resets many, then storage once)."""
+        if self._datastores is not None:
+            self._datastores.cancel_pending()    # dropped, not rolled back
         self.close_all_sessions(Reason.OTHER, "device reset", Cause.RESET)
         self.unload()
         self.status = Status.UP
@@ -361,7 +366,7 @@ class Device:
         if self._status_timer is not None:
             self._status_timer.cancel()
             self._status_timer = None
-            self.status = Status.UP    # (a timed state would have ended by the next start)
+        self.status = Status.UP          # (a server that starts again starts its devices up)
         if self._datastores is not None:
             self._datastores.cancel_pending()
         self._datastores = self._events = None

@@ -29,9 +29,6 @@ log = logging.getLogger(__name__)
 
 STREAM = "NETCONF"
 
-DEFAULT_REPLAY_SIZE = 1000
-DEFAULT_REPLAY_AGE = 24 * 3600.0
-
 
 @dataclass
 class Event:
@@ -48,7 +45,7 @@ class EventLog:
     """One device's events: the replay log and the fan-out to subscribers."""
 
     def __init__(self, device_name: str, storage: Storage | None, clock: Callable[[], float],
-                 size: int = DEFAULT_REPLAY_SIZE, age: float = DEFAULT_REPLAY_AGE):
+                 size: int, age: float):
         self.device_name = device_name
         self.storage = storage
         self.clock = clock

@@ -15,6 +15,7 @@ import tornado.web
 from lxml import etree
 
 from emulator.api import handlers as api
+from emulator.clock import rfc3339
 from emulator.datadir import DataDir, DataDirError
 from emulator.datastore.storage import FILE_NAME, Storage, StorageError
 from emulator.device import Device
@@ -134,6 +135,7 @@ class Emulator:
             self._data_dir.release()
             raise StartError(str(exc)) from None
         self.runtime.storage = storage
+        self._start_clock(storage)
         self.port = sockets[0].getsockname()[1]
         self._flusher = tornado.ioloop.PeriodicCallback(storage.flush, FLUSH_INTERVAL_MS)
         self._flusher.start()
@@ -142,6 +144,18 @@ class Emulator:
             max_body_size=self.runtime.limits.max_message_size,
             max_buffer_size=self.runtime.limits.max_message_size)
         self._server.add_sockets(sockets)
+
+    def _start_clock(self, storage: Storage) -> None:
+        """A virtual clock never starts before what the data dir already holds
+        (eventTime must not go backwards across a restart); every device boots now."""
+        clock = self.runtime.clock
+        latest = storage.latest_time()
+        if clock.virtual and latest is not None and latest > clock.now():
+            clock.advance_to(latest)
+            self.notices.append(f"the virtual clock starts at {rfc3339(clock.now())}, the "
+                                f"latest time in {self.options.data_dir / FILE_NAME}")
+        for device in self.fleet:
+            device.started = clock.now()
 
     def _check_stored(self, storage: Storage) -> None:
         """Stored configuration written under another profile (the fleet file

@@ -54,6 +54,11 @@ def admission(device: Device) -> Admit:
     return device.behaviour.new_connections
 
 
+# What a hung device keeps of what its clients send (as a real one's socket
+# buffers would), to handle once it is up again; more is read and dropped.
+HUNG_BACKLOG = 64
+
+
 class Connection:
     """One transport connection carrying one NETCONF session."""
 
@@ -66,6 +71,7 @@ class Connection:
         self._hello_timer: Any = None
         self._gone = False       # the transport is closed: nothing more to write
         self._overflowing = False
+        self._backlog: list[str | bytes] = []    # received while the device was hung
         self.session = device.open_session(username, source_host, transport)
         self.session.on_output = self._collect
         runtime.connections.add(self)
@@ -88,11 +94,16 @@ class Connection:
         self._touch()
         self.device.record("in", session.id, data)
         if not self.device.behaviour.answers:
-            return                     # read, journalled, never answered
+            if len(self._backlog) < HUNG_BACKLOG:
+                self._backlog.append(data)   # handled when the device is up again
+            return
+        self._handle(data)
+
+    def _handle(self, data: str | bytes) -> None:
+        session = self.session
         self._act(session.receive(data))
-        if self._hello_timer is not None and session.state is not State.AWAIT_HELLO:
-            self._hello_timer.cancel()
-            self._hello_timer = None
+        if session.state is not State.AWAIT_HELLO:
+            self._stop_timer()
 
     def too_big(self, limit: int) -> None:
         """A message over the size limit arrived: say so, and end the session."""
@@ -117,6 +128,7 @@ class Connection:
 
     def abort(self) -> None:
         self._gone = True
+        self._stop_timer()
         self.runtime.connections.discard(self)
         self.wire.abort()
 
@@ -124,9 +136,14 @@ class Connection:
 
     def _collect(self) -> None:
         """Output that arose between calls (a notification, a kill-session, the
-        hello of a device that was hung)."""
+        hello of a device that was hung), and what waited while it was hung."""
         self._act(self.session.take_output())
         self._await_hello()
+        if self._backlog and self.device.behaviour.answers:
+            backlog, self._backlog = self._backlog, []
+            for data in backlog:
+                if not self.session.closed:
+                    self._handle(data)
 
     def _act(self, outputs: list[Output]) -> None:
         for output in outputs:
@@ -144,16 +161,18 @@ class Connection:
         self.wire.write(text)
 
     def _notify(self, text: str) -> None:
-        if self._gone or not self.device.behaviour.speaks:
+        if self._gone or self._overflowing or not self.device.behaviour.speaks:
             return
         if self.unread >= self.runtime.limits.notification_queue:
-            self._overflow()
-            return
-        self.device.record("out", self.session.id, text)
+            return self._overflow()
+        session = self.session
+        session.out_notifications += 1
+        self.device.stats["out-notifications"] += 1
+        self.device.record("out", session.id, text)
         future = self.wire.write(text)
         if future is not None and not future.done():
             self.unread += 1
-            self.session.queued_notifications = self.unread
+            session.queued_notifications = self.unread
             future.add_done_callback(self._flushed)
 
     def _flushed(self, _future: Any) -> None:
@@ -162,15 +181,13 @@ class Connection:
 
     def _overflow(self) -> None:
         # A subscriber that does not read must not hold the server's memory: it
-        # is let go just after this delivery (so that the others get this event
-        # first), and may come back with a replay (startTime).
-        if self._overflowing:
-            return
+        # is let go at once, and may come back with a replay (startTime). (Its
+        # session-end waits in the event log's queue until the event being
+        # delivered has reached every other subscriber: their order holds.)
         self._overflowing = True
         self.device.stats["notification-overflows"] += 1
-        self.runtime.clock.call_later(0, lambda: self.end(Reason.OTHER,
-                                  "notification queue overflow: the client did not "
-                                  "read its notifications", Cause.OVERFLOW))
+        self.end(Reason.OTHER, "notification queue overflow: the client did not read its "
+                               "notifications", Cause.OVERFLOW)
 
     def _close(self, termination: Termination) -> None:
         self._stop_timer()
@@ -184,19 +201,30 @@ class Connection:
     # -- time ---------------------------------------------------------------------
 
     def _await_hello(self) -> None:
-        """Once the server's hello is out, the client has hello_timeout to answer."""
+        """Once the server's hello is out, the client has hello_timeout to answer
+        (and an autojumping clock waits for it, a little)."""
         timeout = self.runtime.limits.hello_timeout
-        if timeout and self.session.started and self.session.state is State.AWAIT_HELLO \
-                and self._hello_timer is None:
-            self._hello_timer = self.runtime.clock.call_later(timeout, self._hello_timed_out)
+        if self.session.started and self.session.state is State.AWAIT_HELLO \
+                and self._hello_timer is None and not self._gone:
+            self.runtime.clock.hold(self)
+            if timeout:
+                self._hello_timer = self.runtime.clock.call_later(timeout,
+                                                                  self._hello_timed_out)
 
     def _hello_timed_out(self) -> None:
         self._hello_timer = None
-        if self.session.state is State.AWAIT_HELLO:
-            timeout = self.runtime.limits.hello_timeout
-            self._act(self.session.terminate(Reason.TIMEOUT, f"no <hello> within {timeout:g} s"))
+        if self.session.state is not State.AWAIT_HELLO:
+            return
+        if not self.device.behaviour.answers:
+            # the device is hung: the client's hello may be waiting in the backlog
+            self._hello_timer = self.runtime.clock.call_later(
+                self.runtime.limits.hello_timeout, self._hello_timed_out)
+            return
+        timeout = self.runtime.limits.hello_timeout
+        self._act(self.session.terminate(Reason.TIMEOUT, f"no <hello> within {timeout:g} s"))
 
     def _stop_timer(self) -> None:
+        self.runtime.clock.release(self)
         if self._hello_timer is not None:
             self._hello_timer.cancel()
             self._hello_timer = None

@@ -253,3 +253,46 @@ def test_a_session_opened_while_hung_gets_its_hello_when_the_device_is_back():
     device.set_status(Status.UP)
     assert len(wire.sent) == 1 and "<session-id>" in wire.sent[0]
     assert device.stats["in-sessions"] == 1
+
+
+def test_what_a_client_sends_while_the_device_hangs_is_handled_when_it_is_back():
+    clock = VirtualClock()
+    device = load_fleet(None, Runtime(clock=clock)).get("core-1")
+    connection, wire = connect(device, send_hello=False)   # the server's hello is out
+    device.set_status(Status.HUNG)
+    connection.receive(f"<hello xmlns='{NC}'><capabilities><capability>"
+                       "urn:ietf:params:netconf:base:1.1</capability></capabilities></hello>")
+    connection.receive(f"<rpc message-id='5' xmlns='{NC}'><get-config><source><running/>"
+                       "</source></get-config></rpc>")
+    clock.advance(3600)                 # no hello timeout while the device cannot read it
+    assert not connection.session.closed and len(wire.sent) == 1
+    device.set_status(Status.UP)
+    assert connection.session.state.value == "open"
+    assert 'message-id="5"' in wire.sent[-1] and "<data" in wire.sent[-1]
+
+
+def test_a_reset_drops_a_pending_confirmed_commit_without_rolling_it_back():
+    device = load_fleet(None, Runtime(clock=VirtualClock())).get("core-1")
+    watcher, seen = connect(device)
+    subscribe(watcher, seen)
+    editor, _ = connect(device)
+    editor.receive(f"<rpc message-id='2' xmlns='{NC}'>{hostname_edit('trial', 'candidate')}</rpc>")
+    editor.receive(f"<rpc message-id='3' xmlns='{NC}'><commit><confirmed/></commit></rpc>")
+    before = seen.notes()
+    device.reset()
+    after = seen.notes()[len(before):]
+    assert "netconf-confirmed-commit" not in after and "netconf-config-change" not in after
+    assert seen.closed.detail == "device reset"
+
+
+def test_reset_bodies_are_checked_to_the_key(make_server):
+    running = make_server()
+    status, answer = post(running, "/api/reset", {"device": ["core-1"]})   # a typo
+    assert status == 400 and "unknown key 'device'" in answer["error"]
+    status, answer = post(running, "/api/devices/core-1/reset", {"force": True})
+    assert status == 400 and "unknown key 'force'" in answer["error"]
+    request = urllib.request.Request(f"http://127.0.0.1:{running.port}/api/devices/core-1/reset",
+                                     data=b"garbage", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 400 and "not JSON" in json.loads(refused.value.read())["error"]

@@ -190,3 +190,121 @@ def test_the_clock_api_moves_a_virtual_clock_and_refuses_a_real_one(make_server,
     status, answer = real.api("/api/clock", "POST", b'{"advance": 1}')
     assert status == 409 and "--clock virtual" in answer["error"]
     assert real.api("/api/health")[1]["clock"] == "real"
+
+
+# -- what the review found --------------------------------------------------------------
+
+def test_cancelled_timers_do_not_pile_up_on_a_clock_that_does_not_move():
+    clock = VirtualClock(0.0)
+    held = []
+    for _ in range(10_000):
+        timer = clock.call_later(60, lambda payload=bytearray(1000): held.append(payload))
+        timer.cancel()
+    assert len(clock._timers) < 200
+    assert clock.advance(120) == 0 and held == []
+
+
+def test_a_timer_that_fails_is_logged_and_the_others_still_run(caplog):
+    clock = VirtualClock(0.0)
+    ran = []
+    clock.call_later(1, lambda: ran.append(1))
+    clock.call_later(2, lambda: 1 / 0)
+    clock.call_later(3, lambda: ran.append(3))
+    assert clock.advance(10) == 3 and ran == [1, 3] and clock.now() == 10
+    assert "ZeroDivisionError" in caplog.text
+
+
+def test_autojump_waits_for_a_client_in_the_middle_of_its_hello():
+    clock = VirtualClock(0.0)
+    fired = []
+
+    async def main() -> None:
+        clock.start_autojump(idle=0.005)
+        clock.hold("client")
+        clock.call_later(60, lambda: fired.append(clock.now()))
+        for _ in range(10):
+            await asyncio.sleep(0.005)
+        assert fired == []                   # held: no jump
+        clock.release("client")
+        deadline = time.monotonic() + 5
+        while not fired and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        clock.stop_autojump()
+
+    asyncio.run(main())
+    assert fired == [60.0]
+    with pytest.raises(ValueError):
+        asyncio.run(_start_autojump(VirtualClock(), 0))
+
+
+async def _start_autojump(clock: VirtualClock, idle: float) -> None:
+    clock.start_autojump(idle)
+
+
+def test_a_virtual_clock_never_starts_before_what_the_data_dir_holds(make_server, tmp_path):
+    first = make_server(data_dir=tmp_path / "d")      # the real clock: it is 2026 or later
+    with first.connect("core-1") as client:
+        assert rpc_errors(client.rpc(hostname_edit("x"))) == []
+    first.stop()
+    clock = VirtualClock()
+    second = make_server(data_dir=tmp_path / "d", clock=clock)
+    assert clock.now() > time.time() - 3600
+    assert any("virtual clock starts at" in n for n in second.emulator.notices)
+    booted = second.call(lambda: second.fleet.get("core-1").started)
+    assert booted == clock.now()
+
+
+def test_the_clock_api_refuses_to_go_past_the_year_9999(make_server):
+    running = make_server(clock=VirtualClock())
+    status, answer = running.api("/api/clock", "POST", b'{"advance": 1e12}')
+    assert status == 400 and "9999" in answer["error"]
+    assert running.api("/api/clock", "POST", b'{"advance": 1, "jump": true}')[0] == 400
+    assert running.api("/api/health")[0] == 200
+
+
+def test_a_data_dir_that_is_a_file_is_refused(make_server, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StartError, match="is not a directory"):
+        make_server(data_dir=tmp_path / "file")
+
+
+def test_a_foreign_sqlite_file_is_refused_and_left_exactly_as_it_was(make_server, tmp_path):
+    import sqlite3
+    data = tmp_path / "d"
+    make_server(data_dir=data).stop()
+    (data / "datastores.sqlite").unlink()
+    for leftover in data.glob("datastores.sqlite-*"):
+        leftover.unlink()
+    connection = sqlite3.connect(data / "datastores.sqlite")
+    connection.execute("CREATE TABLE invoices (id INTEGER)")
+    connection.commit()
+    connection.close()
+    before = (data / "datastores.sqlite").read_bytes()
+    with pytest.raises(StartError, match="'invoices'"):
+        make_server(data_dir=data)
+    assert (data / "datastores.sqlite").read_bytes() == before
+    assert sorted(p.name for p in data.iterdir()) == [".netconf-emulator-data", "datastores.sqlite"]
+
+
+def test_stored_rows_are_checked_again_when_the_profile_key_changes(make_server, tmp_path):
+    import sqlite3
+    data = tmp_path / "d"
+    first = make_server(data_dir=data)
+    for name, value in (("core-1", "kept"), ("edge-01", "broken")):
+        with first.connect(name) as client:
+            assert rpc_errors(client.rpc(hostname_edit(value))) == []
+    first.stop()
+    db = sqlite3.connect(data / "datastores.sqlite")
+    db.execute("UPDATE profiles SET profile = 'router:an-older-module-set'")
+    db.execute("UPDATE datastores SET xml = '<data' WHERE device = 'edge-01'")
+    db.commit()
+    db.close()
+    running = make_server(data_dir=data)
+    [note] = running.emulator.notices
+    assert "device edge-01" in note and "running is not XML" in note
+    with running.connect("core-1") as client:          # still valid: kept, and re-recorded
+        assert hostname(client) == "kept"
+    with running.connect("edge-01") as client:
+        assert hostname(client) == "edge-01"
+    running.stop()
+    assert make_server(data_dir=data).emulator.notices == []

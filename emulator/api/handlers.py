@@ -14,7 +14,7 @@ from typing import Any
 import tornado.web
 
 from emulator import __version__
-from emulator.clock import rfc3339
+from emulator.clock import LATEST, rfc3339
 from emulator.device import BadEventParameter, Device, DeviceError, NoSuchInterface, UnknownEvent
 from emulator.events import CATALOGUE
 from emulator.settings import host_allowed, origin_allowed
@@ -181,8 +181,12 @@ class JournalHandler(ApiHandler):
 
 
 class ApiJsonBody(ApiHandler):
-    def json_body(self, empty: Any = None) -> dict[str, Any]:
-        """The body as a JSON object; an empty body is ``empty`` when given."""
+    # what a body of this endpoint looks like, for the error that refuses one
+    EXAMPLE = '{"event": "link-down", "interface": "eth0"}'
+
+    def json_body(self, empty: Any = None, keys: set[str] | None = None) -> dict[str, Any]:
+        """The body as a JSON object; an empty body is ``empty`` when given;
+        with ``keys``, any other key is refused (a typo must not widen a reset)."""
         if not self.request.body.strip() and empty is not None:
             return empty
         try:
@@ -190,8 +194,11 @@ class ApiJsonBody(ApiHandler):
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ApiError(400, f"the body is not JSON: {str(exc)[:200]}") from None
         if not isinstance(body, dict):
-            raise ApiError(400, 'the body must be a JSON object such as '
-                                '{"event": "link-down", "interface": "eth0"}')
+            raise ApiError(400, f"the body must be a JSON object such as {self.EXAMPLE}")
+        unknown = sorted(set(body) - keys) if keys is not None else []
+        if unknown:
+            raise ApiError(400, f"unknown key {unknown[0]!r} (this endpoint takes "
+                                f"{', '.join(sorted(keys)) or 'no keys'}; for example {self.EXAMPLE})")
         return body
 
     def event_name(self, body: dict[str, Any]) -> str:
@@ -243,8 +250,11 @@ class FleetEventHandler(ApiJsonBody):
 class DeviceResetHandler(ApiJsonBody):
     """Back to the fixture; the device's sessions end ("device reset")."""
 
+    EXAMPLE = "{} (or no body at all)"
+
     def post(self, name: str) -> None:
         device = self.device(name)
+        self.json_body(empty={}, keys=set())
         self.emulator.fleet.reset([device])
         self.send_json({"reset": 1, "devices": [device.name]})
 
@@ -252,8 +262,10 @@ class DeviceResetHandler(ApiJsonBody):
 class FleetResetHandler(ApiJsonBody):
     """The whole fleet, or ``{"devices": [...]}``; every name is checked first."""
 
+    EXAMPLE = '{"devices": ["core-1", "edge-01"]} (or no body: the whole fleet)'
+
     def post(self) -> None:
-        devices = self.devices_named(self.json_body(empty={}))
+        devices = self.devices_named(self.json_body(empty={}, keys={"devices"}))
         self.emulator.fleet.reset(devices)
         self.send_json({"reset": len(devices)})
 
@@ -273,19 +285,26 @@ class ClockHandler(ApiJsonBody):
     def get(self) -> None:
         self.send_json(self.describe())
 
+    EXAMPLE = '{"advance": 600} or {"jump": true}'
+
     def post(self) -> None:
         clock = self.emulator.runtime.clock
         if not clock.virtual:
             raise ApiError(409, "the clock is real: start the server with --clock virtual to "
                                 "move time")
-        body = self.json_body()
+        body = self.json_body(keys={"advance", "jump"})
+        advance = body.get("advance")
         if set(body) == {"jump"} and body["jump"] is True:
+            upcoming = clock.next_timer()
+            if upcoming is not None and upcoming > LATEST:
+                raise ApiError(400, "the next timer is past the year 9999")
             ran = clock.jump()
-        elif set(body) == {"advance"} and isinstance(body["advance"], (int, float)) \
-                and not isinstance(body["advance"], bool) and 0 <= body["advance"] <= 10 * 365 * 86400:
-            ran = clock.advance(body["advance"])
+        elif set(body) == {"advance"} and isinstance(advance, (int, float)) \
+                and not isinstance(advance, bool) and 0 <= advance <= LATEST - clock.now():
+            ran = clock.advance(advance)
         else:
-            raise ApiError(400, 'give {"advance": SECONDS} (0 to ten years) or {"jump": true}')
+            raise ApiError(400, 'give {"advance": SECONDS} (from 0, and not past the year '
+                                '9999) or {"jump": true}')
         self.send_json({**self.describe(), "timers_run": ran})
 
 

@@ -38,38 +38,62 @@ class StorageError(Exception):
     """The file cannot be used; the message says why in one line."""
 
 
+def _refusal(where: str, exc: sqlite3.Error) -> StorageError:
+    if "locked" in str(exc):
+        return StorageError(f"{where} is locked by another program ({exc}); stop it, or choose "
+                            "another --data-dir")
+    return StorageError(f"{where} is not a usable SQLite database ({exc}); start with --fresh "
+                        "to replace it")
+
+
+def _check_ours(path: Path) -> None:
+    """Refuse a file that SQLite cannot read, that fails its quick check, or that
+    has tables (or columns) of someone else's; opened read-only."""
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise _refusal(str(path), exc) from None
+    try:
+        problem = connection.execute("PRAGMA quick_check").fetchone()[0]
+        if problem != "ok":
+            raise StorageError(f"{path} is damaged ({problem}); start with --fresh to replace it")
+        tables = [row[0] for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+        for table in tables:
+            columns = {row[1] for row in connection.execute(f"PRAGMA table_info('{table}')")}
+            if table not in TABLES or columns != set(TABLES[table]):
+                raise StorageError(f"{path} is not a netconf-emulator file (it has a table "
+                                   f"{table!r} that is not ours); start with --fresh to replace "
+                                   "it, or choose another --data-dir")
+    except sqlite3.Error as exc:
+        raise _refusal(str(path), exc) from None
+    finally:
+        connection.close()
+
+
 class Storage:
     def __init__(self, path: Path | None, clock: Callable[[], float]):
         """``path`` None keeps everything in memory; ``clock`` (the fleet's)
         stamps the rows."""
         self.clock = clock
         where = str(path) if path else ":memory:"
+        if path is not None and Path(path).exists():
+            _check_ours(Path(path))     # read-only: a file that is not ours is left as it was
         try:
             connection = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open {where}: {exc}") from None
+        try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             self.db = sqlite_utils.Database(connection)
-            self._check_ours(where)
             for name, columns in TABLES.items():
                 if not self.db.table(name).exists():
                     self.db.table(name).create(columns, pk=_KEYS[name])
             self._open()
-        except sqlite3.DatabaseError as exc:
-            raise StorageError(f"{where} is not a usable SQLite database ({exc}); "
-                               "start with --fresh to replace it") from None
-
-    def _check_ours(self, where: str) -> None:
-        problem = self.db.execute("PRAGMA quick_check").fetchone()[0]
-        if problem != "ok":
-            raise StorageError(f"{where} is damaged ({problem}); start with --fresh to replace it")
-        for table in self.db.table_names():
-            if table.startswith("sqlite_"):
-                continue
-            columns = {c.name for c in self.db.table(table).columns}
-            if table not in TABLES or columns != set(TABLES[table]):
-                raise StorageError(f"{where} is not a netconf-emulator file (it has a table "
-                                   f"{table!r} that is not ours); start with --fresh to replace "
-                                   "it, or choose another --data-dir")
+        except sqlite3.Error as exc:
+            connection.close()
+            raise _refusal(where, exc) from None
 
     def _open(self) -> None:
         self._pending: list[tuple[str, int, float, str, int, float]] = []
@@ -83,6 +107,13 @@ class Storage:
                              self.db.execute("SELECT DISTINCT device FROM events").fetchall()}
         self._with_rows = {row[0] for row in
                            self.db.execute("SELECT DISTINCT device FROM datastores").fetchall()}
+
+    def latest_time(self) -> float | None:
+        """The latest time stamped on anything stored (events, logs, rows)."""
+        return self.db.execute(
+            "SELECT max(t) FROM (SELECT max(time) AS t FROM events UNION ALL "
+            "SELECT max(created) FROM logs UNION ALL SELECT max(updated) FROM datastores)"
+        ).fetchone()[0]
 
     @classmethod
     def in_dir(cls, data_dir: Path, clock: Callable[[], float]) -> "Storage":

@@ -116,8 +116,8 @@ class Session:
         self.in_rpcs = 0
         self.in_bad_rpcs = 0
         self.out_rpc_errors = 0
-        self.out_notifications = 0
-        self.queued_notifications = 0     # written but not yet taken (the carrier counts)
+        self.out_notifications = 0        # (the carrier counts these two)
+        self.queued_notifications = 0     # written but not yet taken by the client
         self.subscription: Any = None     # a notifications.Subscription, at most one
         self.on_output: Callable[[], None] | None = None
         self._outbox: list[Output] = []
@@ -147,6 +147,12 @@ class Session:
         etree.SubElement(hello, qn("session-id")).text = str(self.id)
         self._send(hello)
         self.device.stats["in-sessions"] += 1
+
+    def wake(self) -> None:
+        """Tell the carrier to look again (the device is up after a hang: what
+        its client sent meanwhile can be handled now)."""
+        if self._calls == 0 and self.on_output is not None:
+            self.on_output()
 
     def receive(self, data: str | bytes) -> list[Output]:
         """One whole NETCONF message from the client: counted, answered from
@@ -407,9 +413,7 @@ class Session:
         if self._held is not None:
             self._held.append(text)
             return
-        self.out_notifications += 1
-        self.device.stats["out-notifications"] += 1
-        self._emit(Notify(text))
+        self._emit(Notify(text))   # (counted by the carrier once it is written)
 
     def _send(self, element: etree._Element) -> None:
         self._send_text(to_text(element))

@@ -40,6 +40,7 @@ CAUSE_CODES = {
     Cause.TOO_BIG: 1009,        # message too big
     Cause.OVERFLOW: 1008,       # policy violation: notifications were not read
 }
+TRY_AGAIN_LATER = 1013    # a device that stopped taking connections during the handshake
 CLOSE_CODES = {
     Reason.CLOSED: 1000,
     Reason.KILLED: 1000,
@@ -140,6 +141,11 @@ class NetconfWebSocket(WebSocketHandler):
 
     def open(self, device_name: str) -> None:
         assert self._device is not None  # found in get()
+        admit = admission(self._device)   # (again: the device may have changed meanwhile)
+        if admit is Admit.IGNORE:
+            return self.abort()
+        if admit is Admit.REFUSE:
+            return self.close(TRY_AGAIN_LATER, close_reason(self._device.refusal()))
         # Replies are small and awaited: send each at once (no Nagle delay).
         self.set_nodelay(True)
         self.connection = Connection(self.fleet.runtime, self._device, _Wire(self),
