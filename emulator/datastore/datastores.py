@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from lxml import etree
 
 from emulator.datastore.storage import Storage
+from emulator.netconf.filters import KeyIndex
 from emulator.netconf.errors import RpcError, RpcErrors
 from emulator.schema.validate import validate_change
 
@@ -91,6 +92,8 @@ class Datastores:
         self.confirm_listeners: list[Callable[[str, PendingCommit, int | None], None]] = []
         # serialised <get-config> answers, by the tree they came from (see cached_reply)
         self._replies: OrderedDict[tuple, tuple[etree._Element, str]] = OrderedDict()
+        # filters' lookups by key, by datastore, for the tree they were made for
+        self._key_indexes: dict[str, tuple[etree._Element, KeyIndex]] = {}
 
     # -- the trees ----------------------------------------------------------------
 
@@ -132,6 +135,15 @@ class Datastores:
             self._replies.move_to_end((id(tree), *key))
             return entry[1]
         return None
+
+    def key_index(self, name: str, tree: etree._Element) -> KeyIndex:
+        """Filters' lookups by key in ``tree``, the datastore's tree: built as
+        asked, kept as long as the datastore keeps the tree (which is replaced,
+        never changed)."""
+        entry = self._key_indexes.get(name)
+        if entry is None or entry[0] is not tree:
+            entry = self._key_indexes[name] = (tree, KeyIndex(persistent=True))
+        return entry[1]
 
     def cache_reply(self, tree: etree._Element, key: tuple, text: str) -> str:
         self._replies[(id(tree), *key)] = (tree, text)

@@ -132,9 +132,10 @@ def with_defaults(rpc: Rpc, data: etree._Element, mode: str | None, config_only:
 
 
 def _data_reply(rpc: Rpc, tree: etree._Element, config_only: bool,
-                owned: bool = False) -> etree._Element:
+                owned: bool = False, index: filters.KeyIndex | None = None) -> etree._Element:
     """The ``<data>`` of a reply: ``tree`` (only read, unless ``owned``) with the
-    defaults the client asked for, then what the filter selects of it."""
+    defaults the client asked for, then what the filter selects of it.
+    ``index``: lookups by key kept with ``tree`` (a datastore's)."""
     mode = _with_defaults(rpc)
     filter_element = rpc.param("filter")
     if mode not in (None, "explicit"):
@@ -142,8 +143,11 @@ def _data_reply(rpc: Rpc, tree: etree._Element, config_only: bool,
             tree = deepcopy(tree)
         with_defaults(rpc, tree, mode, config_only)
         owned = True
+        index = None
     if filter_element is not None:
-        data = filters.apply(tree, filter_element, rpc.path("filter"))
+        data = filters.apply(tree, filter_element, rpc.path("filter"),
+                             schema=rpc.device.profile.schema,
+                             index=index or filters.KeyIndex())
     elif owned:
         data = tree
     else:
@@ -167,7 +171,7 @@ def get_config(rpc: Rpc) -> Serialized:
            (wd.text or "").strip() if wd is not None else "")
     cached = stores.cached_reply(tree, key)
     if cached is None:
-        data = _data_reply(rpc, tree, config_only=True)
+        data = _data_reply(rpc, tree, config_only=True, index=stores.key_index(name, tree))
         cached = stores.cache_reply(tree, key, etree.tostring(data, encoding="unicode"))
     return Serialized(cached, still_valid=lambda: stores.tree(name) is tree)
 
