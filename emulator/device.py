@@ -13,7 +13,7 @@ import itertools
 import time
 from collections import Counter, OrderedDict, deque
 from copy import deepcopy
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from lxml import etree
 
@@ -29,7 +29,7 @@ from emulator.netconf.termination import Reason
 from emulator.notifications import (DEFAULT_REPLAY_AGE, DEFAULT_REPLAY_SIZE,
                                     INTERLEAVE_CAPABILITY, NOTIFICATION_CAPABILITY, EventLog)
 from emulator.netconf.xml import NC_NS, qn
-from emulator.operational import IF_NS, OperationalState
+from emulator.operational import IF_NS, OperationalState, interface_leaves
 from emulator.operational import rfc3339 as operational_time
 from emulator.profile import Profile
 from emulator.scheduler import LoopScheduler
@@ -46,6 +46,7 @@ MEMO_SIZE = 16
 # Templates are written for people; the data keeps no indentation.
 _COMPACT = etree.XMLParser(remove_blank_text=True)
 DEFAULT_SCHEDULER = LoopScheduler()
+_INTERFACES = f"{{{IF_NS}}}interfaces"
 
 
 class EventError(Exception):
@@ -234,20 +235,57 @@ class Device:
                                                  clock=self.scheduler.time)
         return self._operational
 
-    def state(self) -> etree._Element:
-        """Configuration and state together, as ``<get>`` sees them."""
-        data = etree.Element(qn("data"), nsmap={None: NC_NS})
+    def state(self, reaches: Callable[[str], bool] | None = None) -> etree._Element:
+        """Configuration and state together, as ``<get>`` sees them; only the
+        top-level nodes ``reaches`` accepts (None: all), e.g. those a filter can select."""
         running = self.running()
+        operational = self.operational()
+        known = interface_leaves(self.profile.schema)
+        # (one parse of the whole: appending a big subtree from another document
+        # costs more than parsing it)
+        pieces = []
+        merged = False
         for child in running:
-            data.append(deepcopy(child))
-        live = self.operational().build(running)
-        live.append(monitoring.netconf_state(self))
-        live.extend(monitoring.yang_library(self))
-        live.append(monitoring.streams(self))
+            if type(child.tag) is not str or (reaches is not None and not reaches(child.tag)):
+                continue
+            if child.tag == _INTERFACES and known is not None and not merged:
+                text = operational.interfaces_text(running, known)
+                if text is not None:
+                    pieces.append(text)
+                    merged = True
+                    continue
+            pieces.append(etree.tostring(child, encoding="unicode"))
+        data = etree.fromstring(f'<data xmlns="{NC_NS}">{"".join(pieces)}</data>')
+        live = operational.build(running, reaches, interfaces=not merged)
+        for tag, build in monitoring.STATE:
+            if reaches is None or reaches(tag):
+                built = build(self)
+                live.extend(built) if isinstance(built, list) else live.append(built)
         root = self.profile.schema.root
         prune(live, root)
         merge(data, live, root)
         return data
+
+    def state_parts(self, whole: Callable[[str], bool]) -> list[etree._Element | str]:
+        """The top-level nodes ``whole`` accepts, as ``state()`` has them, in its
+        order; the interfaces with their state as text (from text to text, no tree:
+        see OperationalState.interfaces_text)."""
+        running = self.running()
+        known = interface_leaves(self.profile.schema)
+        interfaces = None
+        if known is not None and whole(_INTERFACES):
+            interfaces = self.operational().interfaces_text(running, known)
+        if interfaces is None:
+            return [c for c in self.state(whole) if whole(c.tag)]
+        tree = self.state(lambda tag: tag != _INTERFACES and whole(tag))
+        before = 0   # where the interfaces stand among the configuration's top-level nodes
+        for child in running:
+            if child.tag == _INTERFACES:
+                break
+            before += type(child.tag) is str and whole(child.tag)
+        parts: list[etree._Element | str] = [c for c in tree if whole(c.tag)]
+        parts.insert(before, interfaces)
+        return parts
 
     # -- sessions --------------------------------------------------------
 

@@ -158,6 +158,21 @@ def _data_reply(rpc: Rpc, tree: etree._Element, config_only: bool,
     return data
 
 
+def _whole(rpc: Rpc, filter_element: etree._Element | None):
+    """The filter's predicate over top-level tags when it selects whole
+    top-level nodes and nothing else, and no defaults are to be added."""
+    if _with_defaults(rpc) not in (None, "explicit"):
+        return None
+    return filters.whole_top_level(filter_element)
+
+
+def _serialised(children) -> str:
+    """A <data> of these top-level nodes (elements, or text already written)."""
+    return "".join([f'<data xmlns="{NC_NS}">',
+                    *(c if isinstance(c, str) else etree.tostring(c, encoding="unicode")
+                      for c in children), "</data>"])
+
+
 @BASE_OPERATIONS.operation("get-config")
 def get_config(rpc: Rpc) -> Serialized:
     name = _datastore_name(rpc, "source")
@@ -171,14 +186,26 @@ def get_config(rpc: Rpc) -> Serialized:
            (wd.text or "").strip() if wd is not None else "")
     cached = stores.cached_reply(tree, key)
     if cached is None:
-        data = _data_reply(rpc, tree, config_only=True, index=stores.key_index(name, tree))
-        cached = stores.cache_reply(tree, key, etree.tostring(data, encoding="unicode"))
+        whole = _whole(rpc, filter_element)
+        if whole is not None:   # written as they are: nothing to copy
+            text = _serialised(c for c in tree if type(c.tag) is str and whole(c.tag))
+        else:
+            text = etree.tostring(_data_reply(rpc, tree, config_only=True,
+                                              index=stores.key_index(name, tree)),
+                                  encoding="unicode")
+        cached = stores.cache_reply(tree, key, text)
     return Serialized(cached, still_valid=lambda: stores.tree(name) is tree)
 
 
 @BASE_OPERATIONS.operation("get")
-def get(rpc: Rpc) -> etree._Element:
-    return _data_reply(rpc, rpc.device.state(), config_only=False, owned=True)
+def get(rpc: Rpc) -> etree._Element | Serialized:
+    filter_element = rpc.param("filter")
+    whole = _whole(rpc, filter_element)
+    if whole is not None:
+        return Serialized(_serialised(rpc.device.state_parts(whole)))
+    # only the top-level nodes the filter can reach are built
+    tree = rpc.device.state(filters.reaches(filter_element))
+    return _data_reply(rpc, tree, config_only=False, owned=True)
 
 
 # -- editing ------------------------------------------------------------------------------

@@ -400,6 +400,62 @@ def xpath(data: etree._Element, expression: str, namespaces: dict[str | None, st
     return selection.copy(data)
 
 
+def reaches(filter_element: etree._Element | None):
+    """Which top-level nodes a ``<filter>`` can select from: a predicate over
+    their tags, or None when it may be any (no filter, an XPath beyond the
+    simple form, a content match at the top). Lets ``<get>`` build only those."""
+    if filter_element is None:
+        return None
+    kind = filter_element.get("type", "subtree")
+    if kind == "subtree":
+        tops = list(_elements(filter_element))
+        if any(_kind(f) == "content" for f in tops):
+            return None   # a content match at the top selects every top-level node
+        tags = {f.tag for f in tops if f.tag[0] == "{"}
+        local = {f.tag for f in tops if f.tag[0] != "{"}   # the empty-namespace wildcard
+        return lambda tag: tag in tags or tag.rpartition("}")[2] in local
+    if kind == "xpath":
+        select = filter_element.get("select") or ""
+        tags = set()
+        for part in select.split("|"):
+            steps = _simple_steps(part, filter_element.nsmap)
+            if not steps:
+                return None
+            tags.add(steps[0][0])
+        return tags.__contains__
+    return None
+
+
+def whole_top_level(filter_element: etree._Element | None):
+    """When a ``<filter>`` selects nothing but whole top-level nodes (``<interfaces
+    xmlns=".."/>``, ``/if:interfaces``), a predicate over their tags: the answer
+    is then those nodes as they are, and can be written without copying them.
+    Otherwise None."""
+    if filter_element is None:
+        return None
+    kind = filter_element.get("type", "subtree")
+    if kind == "subtree":
+        tops = list(_elements(filter_element))
+        if not tops or any(len(f) or f.attrib or (f.text or "").strip() for f in tops):
+            return None
+        tags = {f.tag for f in tops if f.tag[0] == "{"}
+        local = {f.tag for f in tops if f.tag[0] != "{"}
+        return lambda tag: tag in tags or tag.rpartition("}")[2] in local
+    if kind == "xpath":
+        tags = set()
+        for part in (filter_element.get("select") or "").split("|"):
+            steps = _simple_steps(part, filter_element.nsmap)
+            if not steps or len(steps) != 1 or steps[0][1]:
+                return None
+            try:
+                rewrite(part, None)   # (what the plain path refuses, it refuses)
+            except XPathSyntaxError:
+                return None
+            tags.add(steps[0][0])
+        return tags.__contains__
+    return None
+
+
 def apply(data: etree._Element, filter_element: etree._Element, error_path: str,
           xpath_enabled: bool = True, schema: "Schema | None" = None,
           index: KeyIndex | None = None) -> etree._Element:
