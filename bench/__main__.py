@@ -9,6 +9,7 @@ BENCHMARKS = {
     "validation": "bench.validation",
     "netconf": "bench.netconf",
     "notify": "bench.notify",
+    "scale": "bench.scale",
 }
 
 
