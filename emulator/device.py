@@ -162,6 +162,9 @@ class Device:
 
     def session_started(self, session: Session) -> None:
         self.publish(events.session_start(session))
+        # A client that connects will ask: the device's data is made now, not in
+        # the middle of its first request or of an event (a fan-out to a fleet).
+        self.operational().sync(self.running())
 
     def _config_changed(self, datastore: str, edits: list, session_id: int | None) -> None:
         self.publish(events.config_change(datastore, edits, self.sessions.get(session_id)))

@@ -33,6 +33,8 @@ AL_NS = "urn:ietf:params:xml:ns:yang:ietf-alarms"
 EMEV_NS = "urn:netconf-emulator:yang:events"
 NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
+_INTERFACE_NAMES = etree.XPath("if:interfaces/if:interface/if:name/text()",
+                               namespaces={"if": IF_NS}, smart_strings=False)
 _COUNTERS = ("in-octets", "in-unicast-pkts", "in-broadcast-pkts", "in-multicast-pkts",
              "in-discards", "in-errors", "in-unknown-protos", "out-octets", "out-unicast-pkts",
              "out-broadcast-pkts", "out-multicast-pkts", "out-discards", "out-errors")
@@ -120,7 +122,8 @@ class OperationalState:
         self.alarms_changed = self.boot_time
         # the configuration last followed, and (name, enabled, ethernet) of its interfaces
         self._synced: etree._Element | None = None
-        self._configured: list[tuple[str, bool, bool]] = []
+        self._summarised: etree._Element | None = None
+        self._configured: list[tuple[str | None, bool, bool]] = []
 
     def set_link(self, name: str, up: bool) -> bool:
         """A link event; False when the link already was so."""
@@ -144,16 +147,20 @@ class OperationalState:
     def sync(self, config: etree._Element) -> None:
         """Follow the configuration: a link for every configured interface.
         (A configuration tree is replaced, never changed: the same tree again
-        costs nothing.)"""
+        costs nothing, and a new one with the same interfaces one C-level query.)"""
         if config is self._synced:
+            return
+        names = _INTERFACE_NAMES(config)
+        if len(names) == len(self.links) and self.links.keys() == set(names):
+            self._synced = config
             return
         configured = config.findall(f"{{{IF_NS}}}interfaces/{{{IF_NS}}}interface")
         summary = []
         for interface in configured:
             name = interface.findtext(f"{{{IF_NS}}}name")
             enabled = interface.findtext(f"{{{IF_NS}}}enabled", "true").strip() != "false"
-            summary.append((name, enabled,
-                            (interface.findtext(f"{{{IF_NS}}}type") or "").endswith("ethernetCsmacd")))
+            if_type = interface.findtext(f"{{{IF_NS}}}type") or ""
+            summary.append((name, enabled, if_type.endswith("ethernetCsmacd")))
             if name is None or name in self.links:
                 continue
             seeded = self._seeded(name)
@@ -168,7 +175,21 @@ class OperationalState:
         for name in list(self.links):
             if name not in names:
                 del self.links[name]
-        self._synced, self._configured = config, summary
+        self._synced = self._summarised = config
+        self._configured = summary
+
+    def _summary(self, config: etree._Element) -> list[tuple[str | None, bool, bool]]:
+        """(name, enabled, is Ethernet) of each configured interface, in order
+        (made by sync() when it looks at every interface, else here once per tree)."""
+        if self._summarised is not config:
+            summary = []
+            for interface in config.iterfind(f"{{{IF_NS}}}interfaces/{{{IF_NS}}}interface"):
+                enabled = interface.findtext(f"{{{IF_NS}}}enabled", "true").strip() != "false"
+                if_type = interface.findtext(f"{{{IF_NS}}}type") or ""
+                summary.append((interface.findtext(f"{{{IF_NS}}}name"), enabled,
+                                if_type.endswith("ethernetCsmacd")))
+            self._summarised, self._configured = config, summary
+        return self._configured
 
     def _seeded(self, name: str) -> etree._Element | None:
         if self._seed_index is None:
@@ -213,12 +234,13 @@ class OperationalState:
             return None
         text = etree.tostring(configured, encoding="unicode")
         parts = text.split("</interface>")
-        if len(parts) != len(self._configured) + 1:
+        summary = self._summary(config)
+        if len(parts) != len(summary) + 1:
             return None   # an entry holds another element named interface: the slow way
         now = self.clock()
         boot = rfc3339(self.boot_time)
         pieces = []
-        for part, (name, enabled, ethernet) in zip(parts, self._configured):
+        for part, (name, enabled, ethernet) in zip(parts, summary):
             pieces.append(part)
             link = self.links.get(name)
             if link is not None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from emulator.netconf.errors import RpcError
+from emulator.netconf.filters import INDEX_MIN_CHILDREN, KeyIndex, at_least
 from emulator.netconf.xml import NC_NS
 from emulator.schema.model import Schema, SchemaNode
 from emulator.schema.validate import instance_path
@@ -25,6 +26,8 @@ OPERATION = f"{{{NC_NS}}}operation"
 INSERT, KEY, VALUE = f"{{{YANG_NS}}}insert", f"{{{YANG_NS}}}key", f"{{{YANG_NS}}}value"
 WD_DEFAULT = "{urn:ietf:params:xml:ns:netconf:default:1.0}default"
 OPERATIONS = ("merge", "replace", "create", "delete", "remove")
+# Lookups by key in one big list before it is worth indexing every entry.
+DIRECT_LOOKUPS = 8
 
 
 class _Stop(Exception):
@@ -51,6 +54,7 @@ class _Editor:
         # by a later element can never find another parent's index
         self._indexes: dict[tuple[int, str], tuple[etree._Element, dict]] = {}
         self._last: dict[tuple[int, str], tuple[etree._Element, etree._Element]] = {}
+        self._asked: dict[tuple[int, str], tuple[etree._Element, int]] = {}
 
     # -- errors ---------------------------------------------------------------
 
@@ -231,7 +235,7 @@ class _Editor:
                               info=[("bad-element", key_node.name)], type_="protocol")
                     return False
                 key.append(_norm(value.text, key_node))
-            return self.index(target_parent, node).get(tuple(key))
+            return self.entry(target_parent, node, tuple(key))
         if keyword == "leaf-list":
             return self.index(target_parent, node).get((_norm(item.text, node),))
         return target_parent.find(item.tag)
@@ -240,6 +244,27 @@ class _Editor:
         if node.keyword == "leaf-list":
             return (_norm(element.text, node),)
         return tuple(_norm(element.findtext(tag), key_node) for tag, key_node in node.key_nodes)
+
+    def entry(self, target_parent: etree._Element, node: SchemaNode,
+              key: tuple) -> etree._Element | None:
+        """The list entry with this key. The first few lookups in a big list ask
+        lxml (one C-level scan each) instead of indexing every entry in Python:
+        a one-leaf edit then costs what it touches; many lookups (a bulk load)
+        build the index once."""
+        found = self._indexes.get((id(target_parent), node.tag))
+        if found is not None and found[0] is target_parent:
+            return found[1].get(key)
+        asked = self._asked.get((id(target_parent), node.tag))
+        count = asked[1] + 1 if asked is not None and asked[0] is target_parent else 1
+        if count > DIRECT_LOOKUPS or not at_least(target_parent, INDEX_MIN_CHILDREN):
+            return self.index(target_parent, node).get(key)
+        self._asked[(id(target_parent), node.tag)] = (target_parent, count)
+        first_tag = node.key_nodes[0][0]
+        match = None
+        for candidate in KeyIndex().candidates(target_parent, node.tag, first_tag, key[0]):
+            if self._key(candidate, node) == key:
+                match = candidate   # (the last, as the index would keep it)
+        return match
 
     def index(self, target_parent: etree._Element, node: SchemaNode) -> dict:
         """List entries (by key) or leaf-list entries (by value) of one parent."""

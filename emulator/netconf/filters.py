@@ -175,7 +175,7 @@ class Selection:
             self._copy_children(child, shallow, child_node)
 
 
-def _at_least(parent: etree._Element, count: int) -> bool:
+def at_least(parent: etree._Element, count: int) -> bool:
     """len(parent) >= count, without counting them all (lxml's len() walks every child)."""
     try:
         parent[count - 1]
@@ -187,7 +187,7 @@ def _at_least(parent: etree._Element, count: int) -> bool:
 def _in_document_order(parent: etree._Element, chosen: set) -> list[etree._Element]:
     if len(chosen) == 1:
         return list(chosen)
-    if not _at_least(parent, len(chosen) * SPARSE + 1):
+    if not at_least(parent, len(chosen) * SPARSE + 1):
         return [child for child in parent if child in chosen]
     return sorted(chosen, key=parent.index)
 
@@ -258,7 +258,7 @@ def _select_level(filters: list[etree._Element], data: etree._Element,
     for hit in matched_content:
         selection.take(hit, root)
     scanned = others
-    if index is not None and _at_least(data, INDEX_MIN_CHILDREN):
+    if index is not None and at_least(data, INDEX_MIN_CHILDREN):
         scanned = []
         for f in others:
             key = _lookup_key(f) if _kind(f) == "containment" else None
@@ -350,7 +350,7 @@ def _walk(data: etree._Element, steps: list[tuple[str, list[tuple[str, str]]]],
     for tag, keys in steps:
         found = []
         for context in contexts:
-            if keys and _at_least(context, INDEX_MIN_CHILDREN):
+            if keys and at_least(context, INDEX_MIN_CHILDREN):
                 candidates = index.candidates(context, tag, keys[0][0], keys[0][1])
             else:
                 candidates = list(context.iterchildren(tag))
