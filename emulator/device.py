@@ -169,7 +169,7 @@ class Device:
     def _config_changed(self, datastore: str, edits: list, session_id: int | None) -> None:
         self.publish(events.config_change(datastore, edits, self.sessions.get(session_id)))
         if self._operational is not None:
-            self._operational.sync(self.running())
+            self._operational.sync(self.running(), edits)
 
     def _confirmed_commit(self, confirm_event: str, pending: Any, timeout: int | None) -> None:
         session_id = 0 if confirm_event == "timeout" else pending.session_id

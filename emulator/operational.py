@@ -35,6 +35,7 @@ NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
 _INTERFACE_NAMES = etree.XPath("if:interfaces/if:interface/if:name/text()",
                                namespaces={"if": IF_NS}, smart_strings=False)
+_INTERFACE_COUNT = etree.XPath("count(if:interfaces/if:interface)", namespaces={"if": IF_NS})
 _COUNTERS = ("in-octets", "in-unicast-pkts", "in-broadcast-pkts", "in-multicast-pkts",
              "in-discards", "in-errors", "in-unknown-protos", "out-octets", "out-unicast-pkts",
              "out-broadcast-pkts", "out-multicast-pkts", "out-discards", "out-errors")
@@ -122,6 +123,7 @@ class OperationalState:
         self.alarms_changed = self.boot_time
         # the configuration last followed, and (name, enabled, ethernet) of its interfaces
         self._synced: etree._Element | None = None
+        self._entries = 0   # interface entries in the configuration last followed
         self._summarised: etree._Element | None = None
         self._configured: list[tuple[str | None, bool, bool]] = []
 
@@ -144,13 +146,26 @@ class OperationalState:
     def link(self, name: str) -> Link | None:
         return self.links.get(name)
 
-    def sync(self, config: etree._Element) -> None:
+    def sync(self, config: etree._Element, edits: list | None = None) -> None:
         """Follow the configuration: a link for every configured interface.
         (A configuration tree is replaced, never changed: the same tree again
-        costs nothing, and a new one with the same interfaces one C-level query.)"""
+        costs nothing, and a new one with the same interfaces one C-level query.)
+
+        ``edits``: how ``config`` differs from the configuration last followed
+        ((operation, instance-identifier or None, its prefixes), as the
+        config-change event has them); none of them able to add or remove an
+        interface, nothing is to be done."""
         if config is self._synced:
             return
+        if edits is not None and self._synced is not None and \
+                not any(_may_add_or_remove_interfaces(path, prefixes) for _, path, prefixes in edits) \
+                and _INTERFACE_COUNT(config) == self._entries:
+            # (the count: a default-operation replace removes top-level nodes it
+            # does not name without an edit saying so)
+            self._synced = config
+            return
         names = _INTERFACE_NAMES(config)
+        self._entries = _INTERFACE_COUNT(config)
         if len(names) == len(self.links) and self.links.keys() == set(names):
             self._synced = config
             return
@@ -416,6 +431,48 @@ class OperationalState:
                 etree.SubElement(route, f"{{{RT_NS}}}source-protocol", nsmap={"rt": RT_NS}).text = "rt:static"
                 etree.SubElement(route, f"{{{RT_NS}}}active")
                 _leaf(route, RT_NS, "last-updated", rfc3339(self.boot_time))
+
+
+def _may_add_or_remove_interfaces(path: str | None, prefixes: dict[str, str]) -> bool:
+    """Can an edit at this instance-identifier add or remove an interface entry?
+    Only at the whole datastore, /interfaces, or an /interfaces/interface entry
+    itself, not below one (and not elsewhere)."""
+    if not path:
+        return True
+    steps = _steps(path)
+    if not steps:
+        return True
+
+    def names(step: str, local: str) -> bool:
+        prefix, _, name = step.partition("[")[0].rpartition(":")
+        return name == local and prefixes.get(prefix) == IF_NS
+
+    if not names(steps[0], "interfaces"):
+        return False
+    return len(steps) <= 2 or not names(steps[1], "interface")
+
+
+def _steps(path: str) -> list[str]:
+    """An instance-identifier's steps ('/' inside a predicate's quotes is not one)."""
+    steps, current, quote, depth = [], [], None, 0
+    for char in path:
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif char == "/" and depth == 0:
+            if current:
+                steps.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    if current:
+        steps.append("".join(current))
+    return steps
 
 
 @dataclass(frozen=True)

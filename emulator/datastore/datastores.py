@@ -224,8 +224,9 @@ class Datastores:
         changes = self.candidate_changes
         if changes is None:
             return []
+        # (each edit checked its changes' structure when it was made)
         return validate_change(schema, self.tree("candidate"), changes.touched,
-                               removed=changes.removed)
+                               removed=changes.removed, checked=True)
 
     # -- locks (RFC 6241 7.5, 7.6) --------------------------------------------------
 

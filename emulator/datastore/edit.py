@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from emulator.netconf.errors import RpcError
-from emulator.netconf.filters import INDEX_MIN_CHILDREN, KeyIndex, at_least
+from emulator.netconf.filters import INDEX_MIN_CHILDREN, KeyIndex, at_least, exact
 from emulator.netconf.xml import NC_NS
 from emulator.schema.model import Schema, SchemaNode
 from emulator.schema.validate import instance_path
@@ -26,6 +26,8 @@ OPERATION = f"{{{NC_NS}}}operation"
 INSERT, KEY, VALUE = f"{{{YANG_NS}}}insert", f"{{{YANG_NS}}}key", f"{{{YANG_NS}}}value"
 WD_DEFAULT = "{urn:ietf:params:xml:ns:netconf:default:1.0}default"
 OPERATIONS = ("merge", "replace", "create", "delete", "remove")
+_WITH_OPERATION = etree.XPath(".//*[@nc:operation]", namespaces={"nc": NC_NS})
+_WITH_ATTRIBUTES = etree.XPath("descendant-or-self::*[@*]")
 # Lookups by key in one big list before it is worth indexing every entry.
 DIRECT_LOOKUPS = 8
 
@@ -260,11 +262,16 @@ class _Editor:
             return self.index(target_parent, node).get(key)
         self._asked[(id(target_parent), node.tag)] = (target_parent, count)
         first_tag = node.key_nodes[0][0]
-        match = None
-        for candidate in KeyIndex().candidates(target_parent, node.tag, first_tag, key[0]):
-            if self._key(candidate, node) == key:
-                match = candidate   # (the last, as the index would keep it)
-        return match
+        # The key as it is usually stored (exactly), then any spelling that
+        # normalises to it (padded with white space, say)
+        for scan in (exact, KeyIndex().candidates):
+            match = None
+            for candidate in scan(target_parent, node.tag, first_tag, key[0]):
+                if self._key(candidate, node) == key:
+                    match = candidate   # (the last, as the index would keep it)
+            if match is not None:
+                return match
+        return None
 
     def index(self, target_parent: etree._Element, node: SchemaNode) -> dict:
         """List entries (by key) or leaf-list entries (by value) of one parent."""
@@ -438,9 +445,9 @@ class _Editor:
 
     def check_nested(self, item: etree._Element, operation: str) -> bool:
         clean = True
-        for descendant in item.iterdescendants():
-            nested = descendant.get(OPERATION) if type(descendant.tag) is str else None
-            if nested is not None and nested != operation:
+        for descendant in _WITH_OPERATION(item):   # (C-level: a big subtree has few)
+            nested = descendant.get(OPERATION)
+            if nested != operation:
                 clean = False
                 self.fail("bad-attribute", f"operation {nested!r} inside a {operation!r} subtree",
                           descendant, self.config_root, type_="protocol",
@@ -453,9 +460,8 @@ class _Editor:
         """What is stored of a config element: its data, without any attribute
         (operation, insert, wd:default and the like are instructions, not data)."""
         copy = deepcopy(item)
-        for element in copy.iter():
-            if type(element.tag) is str and element.attrib:
-                element.attrib.clear()
+        for element in _WITH_ATTRIBUTES(copy):   # (C-level: a big subtree has few)
+            element.attrib.clear()
         copy.tail = None
         return copy
 

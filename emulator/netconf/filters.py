@@ -99,6 +99,8 @@ def _compiled(kind: str, tag: str, key_tag: str) -> etree.XPath:
         name, key = _prefixed("a", tag), _prefixed("b", key_tag)
         if kind == "keys":
             text = f"{name}/{key}"
+        elif kind == "exact":
+            text = f"{name}[{key} = $v]"
         else:   # every entry whose key's string value contains $v (a superset of equality)
             text = f"{name}[{key}[contains(., $v)]]"
         found = etree.XPath(text, namespaces={k: v for k, v in namespaces.items() if v})
@@ -106,6 +108,12 @@ def _compiled(kind: str, tag: str, key_tag: str) -> etree.XPath:
             _COMPILED.clear()
         _COMPILED[(kind, tag, key_tag)] = found
     return found
+
+
+def exact(parent: etree._Element, tag: str, key_tag: str, value: str) -> list[etree._Element]:
+    """Children of ``parent`` tagged ``tag`` with a ``key_tag`` child whose string
+    value is exactly ``value`` (one C-level scan, string equality)."""
+    return _compiled("exact", tag, key_tag)(parent, v=value)
 
 
 def _keys_of(tag: str, key_tag: str) -> etree.XPath:
