@@ -252,3 +252,20 @@ def test_the_corpus_exercises_the_fast_path(device, state, monkeypatch):
         subtree(state, random_subtree(rng), schema, KeyIndex(persistent=True))
         outcome(random_xpath(rng), state, schema, KeyIndex())
     assert len(looked_up) > 50 and sum(1 for n in looked_up if n) > 20
+
+
+def test_selects_says_whether_apply_would_select_anything(device, state):
+    """(A subscription asks only that, for each event: nothing is copied.)"""
+    tree = irregular(state)
+    rng = random.Random(511)
+    namespaces = " ".join(f'xmlns:{p}="{ns}"' for p, ns in NS.items())
+    for _ in range(150):
+        for text in (f'<filter xmlns="{NC}" type="subtree">{random_subtree(rng)}</filter>',
+                     f'<filter xmlns="{NC}" type="xpath" {namespaces} '
+                     f'select="{random_xpath(rng)}"/>'):
+            element = etree.fromstring(text)
+            try:
+                selected = len(filters.apply(tree, element, "/f")) > 0
+            except RpcError:
+                continue
+            assert filters.selects(tree, element, "/f") == selected, text

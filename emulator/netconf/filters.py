@@ -298,11 +298,16 @@ def subtree(data: etree._Element, filter_element: etree._Element,
 
     ``index`` None tries every node (the plain scan, the reference the fast
     path is tested against)."""
+    return _subtree(data, filter_element, schema, index).copy(data)
+
+
+def _subtree(data: etree._Element, filter_element: etree._Element,
+             schema: "Schema | None", index: KeyIndex | None) -> Selection:
     selection = Selection(schema)
     top = list(_elements(filter_element))
     if top:
         _select_level(top, data, selection, data, index)
-    return selection.copy(data)
+    return selection
 
 
 # -- XPath --------------------------------------------------------------------------
@@ -380,6 +385,11 @@ def xpath(data: etree._Element, expression: str, namespaces: dict[str | None, st
     """What an XPath filter selects. With ``index``, a simple absolute path
     (steps of prefixed names, ``[prefix:key = 'literal']`` predicates) is
     walked by key; anything else is lxml's."""
+    return _xpath(data, expression, namespaces, error_path, schema, index).copy(data)
+
+
+def _xpath(data: etree._Element, expression: str, namespaces: dict[str | None, str],
+           error_path: str, schema: "Schema | None", index: KeyIndex | None) -> Selection:
     steps = _simple_steps(expression, namespaces) if index is not None else None
     try:
         text, _ = rewrite(expression, None)   # (refuses what lxml would take but YANG not)
@@ -405,7 +415,7 @@ def xpath(data: etree._Element, expression: str, namespaces: dict[str | None, st
                 selection.take(node, data)
         elif hasattr(node, "getparent") and node.getparent() is not None:
             selection.take(node.getparent(), data)  # text or attribute: its element
-    return selection.copy(data)
+    return selection
 
 
 def reaches(filter_element: etree._Element | None):
@@ -472,9 +482,22 @@ def apply(data: etree._Element, filter_element: etree._Element, error_path: str,
     ``schema`` (of ``data``): list entries on the way to a selected node keep
     their keys. ``index``: find list entries by key (see :class:`KeyIndex`).
     """
+    return _selection(data, filter_element, error_path, xpath_enabled, schema, index).copy(data)
+
+
+def selects(data: etree._Element, filter_element: etree._Element, error_path: str,
+            xpath_enabled: bool = True) -> bool:
+    """Does the filter select anything of ``data``? (``len(apply(...)) > 0``,
+    without copying what it selects: a subscription's filter, for each event.)"""
+    selection = _selection(data, filter_element, error_path, xpath_enabled, None, None)
+    return bool(selection.below.get(data))   # (what copy() would write at the top)
+
+
+def _selection(data: etree._Element, filter_element: etree._Element, error_path: str,
+               xpath_enabled: bool, schema: "Schema | None", index: KeyIndex | None) -> Selection:
     kind = filter_element.get("type", "subtree")
     if kind == "subtree":
-        return subtree(data, filter_element, schema, index)
+        return _subtree(data, filter_element, schema, index)
     if kind == "xpath" and xpath_enabled:
         select = filter_element.get("select")
         if select is None:
@@ -482,7 +505,7 @@ def apply(data: etree._Element, filter_element: etree._Element, error_path: str,
                            "an XPath filter needs a select attribute", path=error_path,
                            path_ns={"nc": NC_NS},
                            info=[("bad-attribute", "select"), ("bad-element", "filter")])
-        return xpath(data, select, filter_element.nsmap, error_path, schema, index)
+        return _xpath(data, select, filter_element.nsmap, error_path, schema, index)
     raise RpcError("bad-attribute", "protocol", f"filter type {kind!r} is not supported "
                    "(use subtree or xpath)", path=error_path, path_ns={"nc": NC_NS},
                    info=[("bad-attribute", "type"), ("bad-element", "filter")])
