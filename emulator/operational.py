@@ -14,7 +14,7 @@ import functools
 import hashlib
 import ipaddress
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -65,6 +65,8 @@ class Link:
     last_change: float
     up_seconds: float = 0.0     # accumulated link-up time before the current period
     utilisation: float = 0.05   # share of the speed in use, in and out
+    # the state text that changes only with the configuration: (leaves, ethernet, text)
+    fixed_text: tuple | None = field(default=None, repr=False, compare=False)
 
     def uptime(self, now: float) -> float:
         return self.up_seconds + (now - self.last_change if self.oper_up else 0.0)
@@ -79,19 +81,18 @@ class Link:
         return True
 
     def counters(self, now: float) -> dict[str, int]:
+        return dict(zip(_COUNTERS, self.counter_values(now)))
+
+    def counter_values(self, now: float) -> tuple[int, ...]:
+        """The statistics counters, in the order of _COUNTERS."""
         seconds = self.uptime(now)
         rate = (self.speed or 1_000_000_000) / 8 * self.utilisation
         octets = int(rate * seconds)
         packets = octets // _AVERAGE_PACKET
-        return {
-            "in-octets": octets, "in-unicast-pkts": packets * 95 // 100,
-            "in-broadcast-pkts": packets // 100, "in-multicast-pkts": packets * 4 // 100,
-            "in-discards": packets // 100_000, "in-errors": packets // 1_000_000,
-            "in-unknown-protos": 0,
-            "out-octets": octets * 7 // 10, "out-unicast-pkts": packets * 7 * 96 // 1000,
-            "out-broadcast-pkts": packets // 200, "out-multicast-pkts": packets * 3 // 100,
-            "out-discards": packets // 200_000, "out-errors": 0,
-        }
+        return (octets, packets * 95 // 100, packets // 100, packets * 4 // 100,
+                packets // 100_000, packets // 1_000_000, 0,
+                octets * 7 // 10, packets * 7 * 96 // 1000, packets // 200, packets * 3 // 100,
+                packets // 200_000, 0)
 
 
 @dataclass
@@ -266,30 +267,44 @@ class OperationalState:
 
     def _entry_state(self, link: "Link", enabled: bool, ethernet: bool, now: float, boot: str,
                      known: "InterfaceLeaves") -> str:
-        """One entry's state leaves as text, in the order _interfaces() gives them."""
+        """One entry's state leaves as text, in the order _interfaces() gives them
+        (what does not change between two <get>s is kept with the link)."""
         leaves = known.leaves
         text = []
         if "admin-status" in leaves:
-            text.append(f"<admin-status>{'up' if enabled else 'down'}</admin-status>")
+            text.append("<admin-status>up</admin-status>" if enabled
+                        else "<admin-status>down</admin-status>")
         if "oper-status" in leaves:
-            text.append(f"<oper-status>{'up' if link.oper_up and enabled else 'down'}"
-                        "</oper-status>")
+            text.append("<oper-status>up</oper-status>" if link.oper_up and enabled
+                        else "<oper-status>down</oper-status>")
         if "last-change" in leaves:
             text.append(f"<last-change>{rfc3339(link.last_change)}</last-change>")
+        fixed = link.fixed_text
+        if fixed is None or fixed[0] is not known or fixed[1] != ethernet:
+            link.fixed_text = fixed = (known, ethernet, self._fixed_state(link, ethernet, known))
+        text.append(fixed[2])
+        if known.statistics is not None:
+            if known.counters_format is not None:   # (every counter: one format)
+                text.append(known.counters_format % (boot, *link.counter_values(now)))
+            else:
+                statistics = known.statistics
+                text.append("<statistics>")
+                if "discontinuity-time" in statistics:
+                    text.append(f"<discontinuity-time>{boot}</discontinuity-time>")
+                text.extend(f"<{counter}>{value}</{counter}>" for counter, value
+                            in zip(_COUNTERS, link.counter_values(now)) if counter in statistics)
+                text.append("</statistics>")
+        return "".join(text)
+
+    def _fixed_state(self, link: "Link", ethernet: bool, known: "InterfaceLeaves") -> str:
+        leaves = known.leaves
+        text = []
         if "if-index" in leaves:
             text.append(f"<if-index>{link.if_index}</if-index>")
         if ethernet and "phys-address" in leaves:
             text.append(f"<phys-address>{self.mac(link.if_index)}</phys-address>")
         if link.speed and "speed" in leaves:
             text.append(f"<speed>{link.speed}</speed>")
-        if known.statistics is not None:
-            statistics = known.statistics
-            text.append("<statistics>")
-            if "discontinuity-time" in statistics:
-                text.append(f"<discontinuity-time>{boot}</discontinuity-time>")
-            text.extend(f"<{counter}>{value}</{counter}>"
-                        for counter, value in link.counters(now).items() if counter in statistics)
-            text.append("</statistics>")
         return "".join(text)
 
     def _alarms(self, data: etree._Element) -> None:
@@ -483,6 +498,15 @@ class InterfaceLeaves:
 
     leaves: frozenset[str]
     statistics: frozenset[str] | None
+
+    @functools.cached_property
+    def counters_format(self) -> str | None:
+        """The statistics as one %-format of (discontinuity-time, *counters), when
+        the schema has every one of them."""
+        if self.statistics is None or not self.statistics >= {"discontinuity-time", *_COUNTERS}:
+            return None
+        return ("<statistics><discontinuity-time>%s</discontinuity-time>"
+                + "".join(f"<{c}>%d</{c}>" for c in _COUNTERS) + "</statistics>")
 
 
 @functools.lru_cache(maxsize=64)
