@@ -13,8 +13,7 @@ hung; ``reset()`` puts it back to its fixture, ``reboot()`` restarts it.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict, deque
-from copy import deepcopy
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from lxml import etree
 
@@ -24,12 +23,12 @@ from emulator.datastore.datastores import NAMES as DATASTORE_NAMES
 from emulator.datastore.datastores import Datastores
 from emulator.datastore.operations import PROTOCOL_CAPABILITIES
 from emulator.lifecycle import BEHAVIOUR, Behaviour, OnEnter, Status
-from emulator.namespaces import IF_NS, INTERLEAVE_CAPABILITY, NC_NS, NOTIFICATION_CAPABILITY, qn
+from emulator.namespaces import IF_NS, INTERLEAVE_CAPABILITY, NC_NS, NOTIFICATION_CAPABILITY
 from emulator.netconf.operations import OperationRegistry
 from emulator.netconf.session import Session
 from emulator.netconf.termination import Cause, Reason
 from emulator.notifications import EventLog
-from emulator.operational import OperationalState
+from emulator.operational import OperationalState, interface_leaves
 from emulator.profile import Profile
 from emulator.runtime import Runtime
 from emulator.schema.tree import merge, prune
@@ -46,6 +45,7 @@ _ENDINGS = {
     Status.REBOOTING: (Reason.OTHER, "device reboot", Cause.REBOOT),
     Status.UNREACHABLE: (Reason.DROPPED, "device unreachable", Cause.UNREACHABLE),
 }
+_INTERFACES = f"{{{IF_NS}}}interfaces"
 
 
 class DeviceError(Exception):
@@ -171,11 +171,14 @@ class Device:
 
     def session_started(self, session: Session) -> None:
         self.publish(events.session_start(session))
+        # A client that connects will ask: the device's data is made now, not in
+        # the middle of its first request or of an event (a fan-out to a fleet).
+        self.operational().sync(self.running())
 
     def _config_changed(self, datastore: str, edits: list, session_id: int | None) -> None:
         self.publish(events.config_change(datastore, edits, self.sessions.get(session_id)))
         if self._operational is not None:
-            self._operational.sync(self.running())
+            self._operational.sync(self.running(), edits)
 
     def _confirmed_commit(self, confirm_event: str, pending: Any, timeout: int | None) -> None:
         session_id = 0 if confirm_event == "timeout" else pending.session_id
@@ -244,20 +247,57 @@ class Device:
                                                  clock=self.clock.now, boot_time=self.started)
         return self._operational
 
-    def state(self) -> etree._Element:
-        """Configuration and state together, as ``<get>`` sees them."""
-        data = etree.Element(qn("data"), nsmap={None: NC_NS})
+    def state(self, reaches: Callable[[str], bool] | None = None) -> etree._Element:
+        """Configuration and state together, as ``<get>`` sees them; only the
+        top-level nodes ``reaches`` accepts (None: all), e.g. those a filter can select."""
         running = self.running()
+        operational = self.operational()
+        known = interface_leaves(self.profile.schema)
+        # (one parse of the whole: appending a big subtree from another document
+        # costs more than parsing it)
+        pieces = []
+        merged = False
         for child in running:
-            data.append(deepcopy(child))
-        live = self.operational().build(running)
-        live.append(monitoring.netconf_state(self))
-        live.extend(monitoring.yang_library(self))
-        live.append(monitoring.streams(self))
+            if type(child.tag) is not str or (reaches is not None and not reaches(child.tag)):
+                continue
+            if child.tag == _INTERFACES and known is not None and not merged:
+                text = operational.interfaces_text(running, known)
+                if text is not None:
+                    pieces.append(text)
+                    merged = True
+                    continue
+            pieces.append(etree.tostring(child, encoding="unicode"))
+        data = etree.fromstring(f'<data xmlns="{NC_NS}">{"".join(pieces)}</data>')
+        live = operational.build(running, reaches, interfaces=not merged)
+        for tag, build in monitoring.STATE:
+            if reaches is None or reaches(tag):
+                built = build(self)
+                live.extend(built) if isinstance(built, list) else live.append(built)
         root = self.profile.schema.root
         prune(live, root)
         merge(data, live, root)
         return data
+
+    def state_parts(self, whole: Callable[[str], bool]) -> list[etree._Element | str]:
+        """The top-level nodes ``whole`` accepts, as ``state()`` has them, in its
+        order; the interfaces with their state as text (from text to text, no tree:
+        see OperationalState.interfaces_text)."""
+        running = self.running()
+        known = interface_leaves(self.profile.schema)
+        interfaces = None
+        if known is not None and whole(_INTERFACES):
+            interfaces = self.operational().interfaces_text(running, known)
+        if interfaces is None:
+            return [c for c in self.state(whole) if whole(c.tag)]
+        tree = self.state(lambda tag: tag != _INTERFACES and whole(tag))
+        before = 0   # where the interfaces stand among the configuration's top-level nodes
+        for child in running:
+            if child.tag == _INTERFACES:
+                break
+            before += type(child.tag) is str and whole(child.tag)
+        parts: list[etree._Element | str] = [c for c in tree if whole(c.tag)]
+        parts.insert(before, interfaces)
+        return parts
 
     # -- sessions --------------------------------------------------------
 

@@ -193,6 +193,14 @@ def yang_library(device: Any) -> list[etree._Element]:
     return [library, state]
 
 
+# What a device adds to <get>, by the top-level node each one builds (so that
+# a filter that cannot reach a node does not pay for it).
+STATE = ((f"{{{NCM_NS}}}netconf-state", netconf_state),
+         (f"{{{YANGLIB_NS}}}yang-library", lambda device: yang_library(device)[0]),
+         (f"{{{YANGLIB_NS}}}modules-state", lambda device: yang_library(device)[1]),
+         (f"{{{NETMOD_NOTIFICATION_NS}}}netconf", streams))
+
+
 # -- <get-schema> (RFC 6022 section 3.1) -------------------------------------------
 
 @BASE_OPERATIONS.operation("get-schema", NCM_NS)

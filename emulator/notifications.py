@@ -153,7 +153,7 @@ class Subscription:
         if self.filter_element is None:
             return True
         wrapper = etree.fromstring(f'<data xmlns="{NC_NS}">{event.xml}</data>')
-        return len(filters.apply(wrapper, self.filter_element, "/nc:rpc/create-subscription")) > 0
+        return filters.selects(wrapper, self.filter_element, "/nc:rpc/create-subscription")
 
     def finish(self) -> None:
         """stopTime reached: <notificationComplete> and the end of the subscription."""

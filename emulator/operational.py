@@ -10,9 +10,10 @@ oper-status, platform); the rest is derived from the device's configuration.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from lxml import etree
@@ -21,6 +22,9 @@ from emulator.clock import rfc3339
 from emulator.namespaces import (AL_NS, EMEV_NS, HW_NS, IANAHW_NS, IF_NS, IP_NS, NC_NS, RT_NS,
                                  SYS_NS, V4UR_NS, V6UR_NS)
 
+_INTERFACE_NAMES = etree.XPath("if:interfaces/if:interface/if:name/text()",
+                               namespaces={"if": IF_NS}, smart_strings=False)
+_INTERFACE_COUNT = etree.XPath("count(if:interfaces/if:interface)", namespaces={"if": IF_NS})
 _COUNTERS = ("in-octets", "in-unicast-pkts", "in-broadcast-pkts", "in-multicast-pkts",
              "in-discards", "in-errors", "in-unknown-protos", "out-octets", "out-unicast-pkts",
              "out-broadcast-pkts", "out-multicast-pkts", "out-discards", "out-errors")
@@ -43,6 +47,8 @@ class Link:
     last_change: float
     up_seconds: float = 0.0     # accumulated link-up time before the current period
     utilisation: float = 0.05   # share of the speed in use, in and out
+    # the state text that changes only with the configuration: (leaves, ethernet, text)
+    fixed_text: tuple | None = field(default=None, repr=False, compare=False)
 
     def uptime(self, now: float) -> float:
         return self.up_seconds + (now - self.last_change if self.oper_up else 0.0)
@@ -57,19 +63,18 @@ class Link:
         return True
 
     def counters(self, now: float) -> dict[str, int]:
+        return dict(zip(_COUNTERS, self.counter_values(now)))
+
+    def counter_values(self, now: float) -> tuple[int, ...]:
+        """The statistics counters, in the order of _COUNTERS."""
         seconds = self.uptime(now)
         rate = (self.speed or 1_000_000_000) / 8 * self.utilisation
         octets = int(rate * seconds)
         packets = octets // _AVERAGE_PACKET
-        return {
-            "in-octets": octets, "in-unicast-pkts": packets * 95 // 100,
-            "in-broadcast-pkts": packets // 100, "in-multicast-pkts": packets * 4 // 100,
-            "in-discards": packets // 100_000, "in-errors": packets // 1_000_000,
-            "in-unknown-protos": 0,
-            "out-octets": octets * 7 // 10, "out-unicast-pkts": packets * 7 * 96 // 1000,
-            "out-broadcast-pkts": packets // 200, "out-multicast-pkts": packets * 3 // 100,
-            "out-discards": packets // 200_000, "out-errors": 0,
-        }
+        return (octets, packets * 95 // 100, packets // 100, packets * 4 // 100,
+                packets // 100_000, packets // 1_000_000, 0,
+                octets * 7 // 10, packets * 7 * 96 // 1000, packets // 200, packets * 3 // 100,
+                packets // 200_000, 0)
 
 
 @dataclass
@@ -99,6 +104,11 @@ class OperationalState:
         self.links: dict[str, Link] = {}
         self.alarms: dict[str, Alarm] = {}       # by resource (one alarm type: link-alarm)
         self.alarms_changed = self.boot_time
+        # the configuration last followed, and (name, enabled, ethernet) of its interfaces
+        self._synced: etree._Element | None = None
+        self._entries = 0   # interface entries in the configuration last followed
+        self._summarised: etree._Element | None = None
+        self._configured: list[tuple[str | None, bool, bool]] = []
 
     def set_link(self, name: str, up: bool) -> bool:
         """A link event; False when the link already was so."""
@@ -119,15 +129,39 @@ class OperationalState:
     def link(self, name: str) -> Link | None:
         return self.links.get(name)
 
-    def sync(self, config: etree._Element) -> None:
-        """Follow the configuration: a link for every configured interface."""
+    def sync(self, config: etree._Element, edits: list | None = None) -> None:
+        """Follow the configuration: a link for every configured interface.
+        (A configuration tree is replaced, never changed: the same tree again
+        costs nothing, and a new one with the same interfaces one C-level query.)
+
+        ``edits``: how ``config`` differs from the configuration last followed
+        ((operation, instance-identifier or None, its prefixes), as the
+        config-change event has them); none of them able to add or remove an
+        interface, nothing is to be done."""
+        if config is self._synced:
+            return
+        if edits is not None and self._synced is not None and \
+                not any(_may_add_or_remove_interfaces(path, prefixes) for _, path, prefixes in edits) \
+                and _INTERFACE_COUNT(config) == self._entries:
+            # (the count: a default-operation replace removes top-level nodes it
+            # does not name without an edit saying so)
+            self._synced = config
+            return
+        names = _INTERFACE_NAMES(config)
+        self._entries = _INTERFACE_COUNT(config)
+        if len(names) == len(self.links) and self.links.keys() == set(names):
+            self._synced = config
+            return
         configured = config.findall(f"{{{IF_NS}}}interfaces/{{{IF_NS}}}interface")
+        summary = []
         for interface in configured:
             name = interface.findtext(f"{{{IF_NS}}}name")
+            enabled = interface.findtext(f"{{{IF_NS}}}enabled", "true").strip() != "false"
+            if_type = interface.findtext(f"{{{IF_NS}}}type") or ""
+            summary.append((name, enabled, if_type.endswith("ethernetCsmacd")))
             if name is None or name in self.links:
                 continue
             seeded = self._seeded(name)
-            enabled = interface.findtext(f"{{{IF_NS}}}enabled", "true").strip() != "false"
             oper = seeded.findtext(f"{{{IF_NS}}}oper-status") if seeded is not None else None
             speed = seeded.findtext(f"{{{IF_NS}}}speed") if seeded is not None else None
             self.links[name] = Link(
@@ -135,10 +169,25 @@ class OperationalState:
                 oper_up=(oper == "up") if oper else enabled,
                 speed=int(speed) if speed else None, last_change=self.boot_time,
                 utilisation=0.01 + (_seed(self.device_name, name) % 100) / 1000)
-        names = {i.findtext(f"{{{IF_NS}}}name") for i in configured}
+        names = {name for name, _, _ in summary}
         for name in list(self.links):
             if name not in names:
                 del self.links[name]
+        self._synced = self._summarised = config
+        self._configured = summary
+
+    def _summary(self, config: etree._Element) -> list[tuple[str | None, bool, bool]]:
+        """(name, enabled, is Ethernet) of each configured interface, in order
+        (made by sync() when it looks at every interface, else here once per tree)."""
+        if self._summarised is not config:
+            summary = []
+            for interface in config.iterfind(f"{{{IF_NS}}}interfaces/{{{IF_NS}}}interface"):
+                enabled = interface.findtext(f"{{{IF_NS}}}enabled", "true").strip() != "false"
+                if_type = interface.findtext(f"{{{IF_NS}}}type") or ""
+                summary.append((interface.findtext(f"{{{IF_NS}}}name"), enabled,
+                                if_type.endswith("ethernetCsmacd")))
+            self._summarised, self._configured = config, summary
+        return self._configured
 
     def _seeded(self, name: str) -> etree._Element | None:
         if self._seed_index is None:
@@ -152,17 +201,93 @@ class OperationalState:
         text = f"{value:012x}"
         return ":".join(text[i:i + 2] for i in range(0, 12, 2))
 
-    def build(self, config: etree._Element) -> etree._Element:
-        """The state tree now, under a ``<data>`` wrapper."""
+    def build(self, config: etree._Element,
+              reaches: Callable[[str], bool] | None = None,
+              interfaces: bool = True) -> etree._Element:
+        """The state tree now, under a ``<data>`` wrapper: only the top-level
+        nodes ``reaches`` accepts (None: all), and the interfaces only with
+        ``interfaces`` (see :meth:`interfaces_with_state`)."""
         self.sync(config)
         now = self.clock()
         data = etree.Element(f"{{{NC_NS}}}data", nsmap={None: NC_NS})
-        self._interfaces(data, config, now)
-        self._hardware(data, config, now)
-        self._system(data, now)
-        self._routing(data, config)
-        self._alarms(data)
+        for tag, build in ((f"{{{IF_NS}}}interfaces",
+                            lambda: interfaces and self._interfaces(data, config, now)),
+                           (f"{{{HW_NS}}}hardware", lambda: self._hardware(data, config, now)),
+                           (f"{{{SYS_NS}}}system-state", lambda: self._system(data, now)),
+                           (f"{{{RT_NS}}}routing", lambda: self._routing(data, config)),
+                           (f"{{{AL_NS}}}alarms", lambda: self._alarms(data))):
+            if reaches is None or reaches(tag):
+                build()
         return data
+
+    def interfaces_text(self, config: etree._Element, known: "InterfaceLeaves") -> str | None:
+        """The configuration's ``interfaces`` container, as text, with each entry's
+        state added (what merging :meth:`build`'s interfaces into it gives):
+        built as text, because element by element from Python costs ten times as
+        much. None when the container is missing or not in the one shape this
+        handles (entries in the default namespace, as a parse leaves them)."""
+        self.sync(config)
+        configured = config.find(f"{{{IF_NS}}}interfaces")
+        if configured is None or configured.prefix is not None:
+            return None
+        text = etree.tostring(configured, encoding="unicode")
+        parts = text.split("</interface>")
+        summary = self._summary(config)
+        if len(parts) != len(summary) + 1:
+            return None   # an entry holds another element named interface: the slow way
+        now = self.clock()
+        boot = rfc3339(self.boot_time)
+        pieces = []
+        for part, (name, enabled, ethernet) in zip(parts, summary):
+            pieces.append(part)
+            link = self.links.get(name)
+            if link is not None:
+                pieces.append(self._entry_state(link, enabled, ethernet, now, boot, known))
+            pieces.append("</interface>")
+        pieces.append(parts[-1])
+        return "".join(pieces)
+
+    def _entry_state(self, link: "Link", enabled: bool, ethernet: bool, now: float, boot: str,
+                     known: "InterfaceLeaves") -> str:
+        """One entry's state leaves as text, in the order _interfaces() gives them
+        (what does not change between two <get>s is kept with the link)."""
+        leaves = known.leaves
+        text = []
+        if "admin-status" in leaves:
+            text.append("<admin-status>up</admin-status>" if enabled
+                        else "<admin-status>down</admin-status>")
+        if "oper-status" in leaves:
+            text.append("<oper-status>up</oper-status>" if link.oper_up and enabled
+                        else "<oper-status>down</oper-status>")
+        if "last-change" in leaves:
+            text.append(f"<last-change>{rfc3339(link.last_change)}</last-change>")
+        fixed = link.fixed_text
+        if fixed is None or fixed[0] is not known or fixed[1] != ethernet:
+            link.fixed_text = fixed = (known, ethernet, self._fixed_state(link, ethernet, known))
+        text.append(fixed[2])
+        if known.statistics is not None:
+            if known.counters_format is not None:   # (every counter: one format)
+                text.append(known.counters_format % (boot, *link.counter_values(now)))
+            else:
+                statistics = known.statistics
+                text.append("<statistics>")
+                if "discontinuity-time" in statistics:
+                    text.append(f"<discontinuity-time>{boot}</discontinuity-time>")
+                text.extend(f"<{counter}>{value}</{counter}>" for counter, value
+                            in zip(_COUNTERS, link.counter_values(now)) if counter in statistics)
+                text.append("</statistics>")
+        return "".join(text)
+
+    def _fixed_state(self, link: "Link", ethernet: bool, known: "InterfaceLeaves") -> str:
+        leaves = known.leaves
+        text = []
+        if "if-index" in leaves:
+            text.append(f"<if-index>{link.if_index}</if-index>")
+        if ethernet and "phys-address" in leaves:
+            text.append(f"<phys-address>{self.mac(link.if_index)}</phys-address>")
+        if link.speed and "speed" in leaves:
+            text.append(f"<speed>{link.speed}</speed>")
+        return "".join(text)
 
     def _alarms(self, data: etree._Element) -> None:
         """ietf-alarms: the inventory (link alarms) and the alarm list."""
@@ -303,6 +428,81 @@ class OperationalState:
                 etree.SubElement(route, f"{{{RT_NS}}}source-protocol", nsmap={"rt": RT_NS}).text = "rt:static"
                 etree.SubElement(route, f"{{{RT_NS}}}active")
                 _leaf(route, RT_NS, "last-updated", rfc3339(self.boot_time))
+
+
+def _may_add_or_remove_interfaces(path: str | None, prefixes: dict[str, str]) -> bool:
+    """Can an edit at this instance-identifier add or remove an interface entry?
+    Only at the whole datastore, /interfaces, or an /interfaces/interface entry
+    itself, not below one (and not elsewhere)."""
+    if not path:
+        return True
+    steps = _steps(path)
+    if not steps:
+        return True
+
+    def names(step: str, local: str) -> bool:
+        prefix, _, name = step.partition("[")[0].rpartition(":")
+        return name == local and prefixes.get(prefix) == IF_NS
+
+    if not names(steps[0], "interfaces"):
+        return False
+    return len(steps) <= 2 or not names(steps[1], "interface")
+
+
+def _steps(path: str) -> list[str]:
+    """An instance-identifier's steps ('/' inside a predicate's quotes is not one)."""
+    steps, current, quote, depth = [], [], None, 0
+    for char in path:
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif char == "/" and depth == 0:
+            if current:
+                steps.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    if current:
+        steps.append("".join(current))
+    return steps
+
+
+@dataclass(frozen=True)
+class InterfaceLeaves:
+    """The state leaves a profile's schema has under an interface entry and its
+    statistics (None: no statistics), by local name: a feature such as if-mib
+    may be off, and what the schema lacks is not sent."""
+
+    leaves: frozenset[str]
+    statistics: frozenset[str] | None
+
+    @functools.cached_property
+    def counters_format(self) -> str | None:
+        """The statistics as one %-format of (discontinuity-time, *counters), when
+        the schema has every one of them."""
+        if self.statistics is None or not self.statistics >= {"discontinuity-time", *_COUNTERS}:
+            return None
+        return ("<statistics><discontinuity-time>%s</discontinuity-time>"
+                + "".join(f"<{c}>%d</{c}>" for c in _COUNTERS) + "</statistics>")
+
+
+@functools.lru_cache(maxsize=64)
+def interface_leaves(schema) -> InterfaceLeaves | None:
+    """None when the schema has no interface list (nothing to add state to)."""
+    interfaces = schema.root.by_tag.get(f"{{{IF_NS}}}interfaces")
+    entry = interfaces.by_tag.get(f"{{{IF_NS}}}interface") if interfaces is not None else None
+    if entry is None:
+        return None
+    names = frozenset(tag.rpartition("}")[2] for tag in entry.by_tag
+                      if tag.startswith(f"{{{IF_NS}}}"))
+    statistics = entry.by_tag.get(f"{{{IF_NS}}}statistics")
+    return InterfaceLeaves(names, frozenset(tag.rpartition("}")[2] for tag in statistics.by_tag)
+                           if statistics is not None else None)
 
 
 def _leaf(parent: etree._Element, ns: str, name: str, text: str) -> etree._Element:

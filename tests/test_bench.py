@@ -46,3 +46,11 @@ def test_reset_benchmark_runs():
                              "--samples", "5"], capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     assert "reset one device" in result.stdout and "reset 10 devices" in result.stdout
+
+
+def test_scale_benchmark_runs():
+    result = subprocess.run([sys.executable, "-m", "bench", "scale", "--sizes", "10,40",
+                             "--seconds", "0.2", "--runs", "2", "--devices", "5"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "each request different" in result.stdout and "fleet poll" in result.stdout

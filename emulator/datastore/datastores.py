@@ -20,6 +20,7 @@ from lxml import etree
 
 from emulator.datastore.storage import Storage
 from emulator.errors import RpcError, RpcErrors
+from emulator.netconf.filters import KeyIndex
 from emulator.schema.validate import validate_change
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ class Datastores:
         self.confirm_listeners: list[Callable[[str, PendingCommit, int | None], None]] = []
         # serialised <get-config> answers, by the tree they came from (see cached_reply)
         self._replies: OrderedDict[tuple, tuple[etree._Element, str]] = OrderedDict()
+        # filters' lookups by key, by datastore, for the tree they were made for
+        self._key_indexes: dict[str, tuple[etree._Element, KeyIndex]] = {}
 
     # -- the trees ----------------------------------------------------------------
 
@@ -135,6 +138,15 @@ class Datastores:
             self._replies.move_to_end((id(tree), *key))
             return entry[1]
         return None
+
+    def key_index(self, name: str, tree: etree._Element) -> KeyIndex:
+        """Filters' lookups by key in ``tree``, the datastore's tree: built as
+        asked, kept as long as the datastore keeps the tree (which is replaced,
+        never changed)."""
+        entry = self._key_indexes.get(name)
+        if entry is None or entry[0] is not tree:
+            entry = self._key_indexes[name] = (tree, KeyIndex(persistent=True))
+        return entry[1]
 
     def cache_reply(self, tree: etree._Element, key: tuple, text: str) -> str:
         self._replies[(id(tree), *key)] = (tree, text)
@@ -234,8 +246,9 @@ class Datastores:
         changes = self.candidate_changes
         if changes is None:
             return []
+        # (each edit checked its changes' structure when it was made)
         return validate_change(schema, self.tree("candidate"), changes.touched,
-                               removed=changes.removed)
+                               removed=changes.removed, checked=True)
 
     # -- locks (RFC 6241 7.5, 7.6) --------------------------------------------------
 

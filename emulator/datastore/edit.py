@@ -17,6 +17,7 @@ from lxml import etree
 
 from emulator.errors import RpcError
 from emulator.namespaces import NC_NS, YANG_NS
+from emulator.netconf.filters import INDEX_MIN_CHILDREN, KeyIndex, at_least, exact
 from emulator.schema.model import Schema, SchemaNode
 from emulator.schema.validate import instance_path
 
@@ -24,6 +25,10 @@ OPERATION = f"{{{NC_NS}}}operation"
 INSERT, KEY, VALUE = f"{{{YANG_NS}}}insert", f"{{{YANG_NS}}}key", f"{{{YANG_NS}}}value"
 WD_DEFAULT = "{urn:ietf:params:xml:ns:netconf:default:1.0}default"
 OPERATIONS = ("merge", "replace", "create", "delete", "remove")
+_WITH_OPERATION = etree.XPath(".//*[@nc:operation]", namespaces={"nc": NC_NS})
+_WITH_ATTRIBUTES = etree.XPath("descendant-or-self::*[@*]")
+# Lookups by key in one big list before it is worth indexing every entry.
+DIRECT_LOOKUPS = 8
 
 
 class _Stop(Exception):
@@ -50,6 +55,7 @@ class _Editor:
         # by a later element can never find another parent's index
         self._indexes: dict[tuple[int, str], tuple[etree._Element, dict]] = {}
         self._last: dict[tuple[int, str], tuple[etree._Element, etree._Element]] = {}
+        self._asked: dict[tuple[int, str], tuple[etree._Element, int]] = {}
 
     # -- errors ---------------------------------------------------------------
 
@@ -230,7 +236,7 @@ class _Editor:
                               info=[("bad-element", key_node.name)], type_="protocol")
                     return False
                 key.append(_norm(value.text, key_node))
-            return self.index(target_parent, node).get(tuple(key))
+            return self.entry(target_parent, node, tuple(key))
         if keyword == "leaf-list":
             return self.index(target_parent, node).get((_norm(item.text, node),))
         return target_parent.find(item.tag)
@@ -239,6 +245,32 @@ class _Editor:
         if node.keyword == "leaf-list":
             return (_norm(element.text, node),)
         return tuple(_norm(element.findtext(tag), key_node) for tag, key_node in node.key_nodes)
+
+    def entry(self, target_parent: etree._Element, node: SchemaNode,
+              key: tuple) -> etree._Element | None:
+        """The list entry with this key. The first few lookups in a big list ask
+        lxml (one C-level scan each) instead of indexing every entry in Python:
+        a one-leaf edit then costs what it touches; many lookups (a bulk load)
+        build the index once."""
+        found = self._indexes.get((id(target_parent), node.tag))
+        if found is not None and found[0] is target_parent:
+            return found[1].get(key)
+        asked = self._asked.get((id(target_parent), node.tag))
+        count = asked[1] + 1 if asked is not None and asked[0] is target_parent else 1
+        if count > DIRECT_LOOKUPS or not at_least(target_parent, INDEX_MIN_CHILDREN):
+            return self.index(target_parent, node).get(key)
+        self._asked[(id(target_parent), node.tag)] = (target_parent, count)
+        first_tag = node.key_nodes[0][0]
+        # The key as it is usually stored (exactly), then any spelling that
+        # normalises to it (padded with white space, say)
+        for scan in (exact, KeyIndex().candidates):
+            match = None
+            for candidate in scan(target_parent, node.tag, first_tag, key[0]):
+                if self._key(candidate, node) == key:
+                    match = candidate   # (the last, as the index would keep it)
+            if match is not None:
+                return match
+        return None
 
     def index(self, target_parent: etree._Element, node: SchemaNode) -> dict:
         """List entries (by key) or leaf-list entries (by value) of one parent."""
@@ -412,9 +444,9 @@ class _Editor:
 
     def check_nested(self, item: etree._Element, operation: str) -> bool:
         clean = True
-        for descendant in item.iterdescendants():
-            nested = descendant.get(OPERATION) if type(descendant.tag) is str else None
-            if nested is not None and nested != operation:
+        for descendant in _WITH_OPERATION(item):   # (C-level: a big subtree has few)
+            nested = descendant.get(OPERATION)
+            if nested != operation:
                 clean = False
                 self.fail("bad-attribute", f"operation {nested!r} inside a {operation!r} subtree",
                           descendant, self.config_root, type_="protocol",
@@ -427,9 +459,8 @@ class _Editor:
         """What is stored of a config element: its data, without any attribute
         (operation, insert, wd:default and the like are instructions, not data)."""
         copy = deepcopy(item)
-        for element in copy.iter():
-            if type(element.tag) is str and element.attrib:
-                element.attrib.clear()
+        for element in _WITH_ATTRIBUTES(copy):   # (C-level: a big subtree has few)
+            element.attrib.clear()
         copy.tail = None
         return copy
 

@@ -130,9 +130,10 @@ def with_defaults(rpc: Rpc, data: etree._Element, mode: str | None, config_only:
 
 
 def _data_reply(rpc: Rpc, tree: etree._Element, config_only: bool,
-                owned: bool = False) -> etree._Element:
+                owned: bool = False, index: filters.KeyIndex | None = None) -> etree._Element:
     """The ``<data>`` of a reply: ``tree`` (only read, unless ``owned``) with the
-    defaults the client asked for, then what the filter selects of it."""
+    defaults the client asked for, then what the filter selects of it.
+    ``index``: lookups by key kept with ``tree`` (a datastore's)."""
     mode = _with_defaults(rpc)
     filter_element = rpc.param("filter")
     if mode not in (None, "explicit"):
@@ -140,8 +141,11 @@ def _data_reply(rpc: Rpc, tree: etree._Element, config_only: bool,
             tree = deepcopy(tree)
         with_defaults(rpc, tree, mode, config_only)
         owned = True
+        index = None
     if filter_element is not None:
-        data = filters.apply(tree, filter_element, rpc.path("filter"))
+        data = filters.apply(tree, filter_element, rpc.path("filter"),
+                             schema=rpc.device.profile.schema,
+                             index=index or filters.KeyIndex())
     elif owned:
         data = tree
     else:
@@ -150,6 +154,21 @@ def _data_reply(rpc: Rpc, tree: etree._Element, config_only: bool,
             data.append(deepcopy(child))
     data.tag = qn("data")
     return data
+
+
+def _whole(rpc: Rpc, filter_element: etree._Element | None):
+    """The filter's predicate over top-level tags when it selects whole
+    top-level nodes and nothing else, and no defaults are to be added."""
+    if _with_defaults(rpc) not in (None, "explicit"):
+        return None
+    return filters.whole_top_level(filter_element)
+
+
+def _serialised(children) -> str:
+    """A <data> of these top-level nodes (elements, or text already written)."""
+    return "".join([f'<data xmlns="{NC_NS}">',
+                    *(c if isinstance(c, str) else etree.tostring(c, encoding="unicode")
+                      for c in children), "</data>"])
 
 
 @BASE_OPERATIONS.operation("get-config")
@@ -165,14 +184,26 @@ def get_config(rpc: Rpc) -> Serialized:
            (wd.text or "").strip() if wd is not None else "")
     cached = stores.cached_reply(tree, key)
     if cached is None:
-        data = _data_reply(rpc, tree, config_only=True)
-        cached = stores.cache_reply(tree, key, etree.tostring(data, encoding="unicode"))
+        whole = _whole(rpc, filter_element)
+        if whole is not None:   # written as they are: nothing to copy
+            text = _serialised(c for c in tree if type(c.tag) is str and whole(c.tag))
+        else:
+            text = etree.tostring(_data_reply(rpc, tree, config_only=True,
+                                              index=stores.key_index(name, tree)),
+                                  encoding="unicode")
+        cached = stores.cache_reply(tree, key, text)
     return Serialized(cached, still_valid=lambda: stores.tree(name) is tree)
 
 
 @BASE_OPERATIONS.operation("get")
-def get(rpc: Rpc) -> etree._Element:
-    return _data_reply(rpc, rpc.device.state(), config_only=False, owned=True)
+def get(rpc: Rpc) -> etree._Element | Serialized:
+    filter_element = rpc.param("filter")
+    whole = _whole(rpc, filter_element)
+    if whole is not None:
+        return Serialized(_serialised(rpc.device.state_parts(whole)))
+    # only the top-level nodes the filter can reach are built
+    tree = rpc.device.state(filters.reaches(filter_element))
+    return _data_reply(rpc, tree, config_only=False, owned=True)
 
 
 # -- editing ------------------------------------------------------------------------------

@@ -8,48 +8,191 @@ selection and content-match nodes, several subtrees), and XPath filtering
 Both work in two steps: first mark what the filter selects (a node whole,
 or as the way to something selected below it), then copy the marked nodes
 in document order. Two filter subtrees that select the same node merge
-naturally.
+naturally. With the schema, a list entry copied as the way to something
+selected below it carries its keys too (RFC 6241 6.2.5 allows it; without
+them the data cannot be tied to its entry, and Netopeer2 and ConfD send them).
+
+Filters cost what they select, not what the device holds: a containment
+node with a content-match child (a list entry named by its key, usually)
+finds its candidates through a :class:`KeyIndex` instead of trying every
+sibling, and the common XPath form ``/a:x/a:y[a:k='v']/...`` is walked the
+same way. A candidate is then checked exactly as the scan would check it,
+so the index only ever skips entries that could not match.
 """
 
 from __future__ import annotations
 
+import re
 from copy import deepcopy
 
 from lxml import etree
 
 from emulator.errors import RpcError
 from emulator.namespaces import NC_NS
+from emulator.schema.model import Schema, SchemaNode
 from emulator.schema.xpath import XPathSyntaxError, rewrite
+
+# Below this many children, trying each one is as quick as any lookup.
+INDEX_MIN_CHILDREN = 32
+# A selection of more than 1/SPARSE of a parent's children is copied by walking them all.
+SPARSE = 8
+
+
+class KeyIndex:
+    """Candidate children by the text of one of their children, e.g. the
+    ``interface`` entries whose ``name`` is ``eth0``.
+
+    ``persistent``: the tree is never changed while this index lives (a
+    datastore's trees are replaced, never edited), so a lookup table is built
+    once per (parent, child tag, key tag) and kept. Otherwise (a tree built for
+    one ``<get>``) each lookup is one C-level XPath scan.
+    """
+
+    def __init__(self, persistent: bool = False):
+        self.persistent = persistent
+        self._tables: dict[tuple, tuple[dict[str, list], list]] = {}
+
+    def candidates(self, parent: etree._Element, tag: str, key_tag: str,
+                   value: str) -> list[etree._Element]:
+        """Children of ``parent`` tagged ``tag`` that may have a ``key_tag`` child
+        whose text, stripped, is ``value`` stripped (a superset: callers check),
+        in document order. Those whose ``key_tag`` child holds more than text
+        (a comment, an element) are always candidates."""
+        if not self.persistent:
+            return _contains_scan(tag, key_tag)(parent, v=value.strip())
+        table = self._tables.get((parent, tag, key_tag))
+        if table is None:
+            table = self._tables[(parent, tag, key_tag)] = _table(parent, tag, key_tag)
+        by_text, irregular = table
+        found = by_text.get(value.strip(), ())
+        if not irregular:
+            return list(found)
+        chosen = set(found) | set(irregular)
+        return [child for child in parent.iterchildren(tag) if child in chosen]
+
+
+def _table(parent: etree._Element, tag: str, key_tag: str) -> tuple[dict[str, list], list]:
+    by_text: dict[str, list] = {}
+    irregular = []
+    for key in _keys_of(tag, key_tag)(parent):
+        entry = key.getparent()
+        if len(key):
+            irregular.append(entry)
+        else:
+            by_text.setdefault((key.text or "").strip(), []).append(entry)
+    return by_text, irregular
+
+
+_COMPILED: dict[tuple, etree.XPath] = {}
+_COMPILED_MAX = 512
+
+
+def _compiled(kind: str, tag: str, key_tag: str) -> etree.XPath:
+    found = _COMPILED.get((kind, tag, key_tag))
+    if found is None:
+        namespaces = {"a": _namespace(tag), "b": _namespace(key_tag)}
+        name, key = _prefixed("a", tag), _prefixed("b", key_tag)
+        if kind == "keys":
+            text = f"{name}/{key}"
+        elif kind == "exact":
+            text = f"{name}[{key} = $v]"
+        else:   # every entry whose key's string value contains $v (a superset of equality)
+            text = f"{name}[{key}[contains(., $v)]]"
+        found = etree.XPath(text, namespaces={k: v for k, v in namespaces.items() if v})
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        _COMPILED[(kind, tag, key_tag)] = found
+    return found
+
+
+def exact(parent: etree._Element, tag: str, key_tag: str, value: str) -> list[etree._Element]:
+    """Children of ``parent`` tagged ``tag`` with a ``key_tag`` child whose string
+    value is exactly ``value`` (one C-level scan, string equality)."""
+    return _compiled("exact", tag, key_tag)(parent, v=value)
+
+
+def _keys_of(tag: str, key_tag: str) -> etree.XPath:
+    return _compiled("keys", tag, key_tag)
+
+
+def _contains_scan(tag: str, key_tag: str) -> etree.XPath:
+    return _compiled("scan", tag, key_tag)
+
+
+def _namespace(tag: str) -> str | None:
+    return tag[1:].split("}", 1)[0] if tag[0] == "{" else None
+
+
+def _prefixed(prefix: str, tag: str) -> str:
+    return f"{prefix}:{tag.rpartition('}')[2]}" if tag[0] == "{" else tag
 
 
 class Selection:
-    def __init__(self) -> None:
+    """What a filter selects: elements whole, and the ways to them."""
+
+    def __init__(self, schema: Schema | None = None) -> None:
+        self.schema = schema
         self.whole: set[etree._Element] = set()
         self.partial: set[etree._Element] = set()
+        # the selected children (whole or partial) of each partial element, and of the root
+        self.below: dict[etree._Element, set[etree._Element]] = {}
 
     def take(self, element: etree._Element, root: etree._Element) -> None:
         self.whole.add(element)
-        parent = element.getparent()
-        while parent is not None and parent is not root and parent not in self.partial:
+        child, parent = element, element.getparent()
+        while parent is not None:
+            below = self.below.get(parent)
+            if below is None:
+                below = self.below[parent] = set()
+            below.add(child)
+            if parent is root or parent in self.partial:
+                break
             self.partial.add(parent)
-            parent = parent.getparent()
+            child, parent = parent, parent.getparent()
 
     def copy(self, root: etree._Element) -> etree._Element:
         out = etree.Element(root.tag, nsmap=root.nsmap)
-        self._copy_children(root, out)
+        self._copy_children(root, out, self.schema.root if self.schema is not None else None)
         return out
 
-    def _copy_children(self, source: etree._Element, target: etree._Element) -> None:
-        for child in source:
+    def _copy_children(self, source: etree._Element, target: etree._Element,
+                       node: SchemaNode | None) -> None:
+        chosen = self.below.get(source)
+        if not chosen:
+            return
+        by_tag = node.by_tag if node is not None else None
+        for child in _in_document_order(source, chosen):
             if child in self.whole:
-                target.append(_deep(child))
-            elif child in self.partial:
-                shallow = etree.SubElement(target, child.tag, attrib=child.attrib, nsmap=child.nsmap)
-                self._copy_children(child, shallow)
+                target.append(deepcopy(child))
+                continue
+            shallow = etree.SubElement(target, child.tag, attrib=child.attrib, nsmap=child.nsmap)
+            child_node = by_tag.get(child.tag) if by_tag is not None else None
+            if child_node is not None and child_node.key_nodes:
+                # a list entry on the way to what is selected: its keys come with it
+                below = self.below[child]
+                for key_tag, _ in child_node.key_nodes:
+                    for key in child.iterchildren(key_tag):
+                        if key not in below:
+                            below.add(key)
+                            self.whole.add(key)
+            self._copy_children(child, shallow, child_node)
 
 
-def _deep(element: etree._Element) -> etree._Element:
-    return deepcopy(element)
+def at_least(parent: etree._Element, count: int) -> bool:
+    """len(parent) >= count, without counting them all (lxml's len() walks every child)."""
+    try:
+        parent[count - 1]
+    except IndexError:
+        return False
+    return True
+
+
+def _in_document_order(parent: etree._Element, chosen: set) -> list[etree._Element]:
+    if len(chosen) == 1:
+        return list(chosen)
+    if not at_least(parent, len(chosen) * SPARSE + 1):
+        return [child for child in parent if child in chosen]
+    return sorted(chosen, key=parent.index)
 
 
 # -- subtree ----------------------------------------------------------------------
@@ -78,11 +221,25 @@ def _kind(filter_node: etree._Element) -> str:
     return "selection"
 
 
+def _lookup_key(filter_node: etree._Element) -> etree._Element | None:
+    """A content-match child of a containment node that can find its entries
+    by key: in a namespace, matching no attribute."""
+    if filter_node.tag[0] != "{":
+        return None   # the empty-namespace wildcard matches tags of every namespace
+    for child in filter_node:
+        if type(child.tag) is str and child.tag[0] == "{" and not child.attrib \
+                and not len(child) and (child.text or "").strip():
+            return child
+    return None
+
+
 def _select_level(filters: list[etree._Element], data: etree._Element,
-                  selection: Selection, root: etree._Element) -> bool:
+                  selection: Selection, root: etree._Element, index: KeyIndex | None) -> bool:
     """Apply one sibling set of filter nodes to the children of ``data``.
 
     Returns False when a content-match node fails, which deselects ``data``.
+    With ``index`` (and enough children to be worth it), a containment node
+    with a content-match child tries only the children the index offers.
     """
     contents = [f for f in filters if _kind(f) == "content"]
     others = [f for f in filters if _kind(f) != "content"]
@@ -103,14 +260,26 @@ def _select_level(filters: list[etree._Element], data: etree._Element,
         return True
     for hit in matched_content:
         selection.take(hit, root)
-    for child in data:
+    scanned = others
+    if index is not None and at_least(data, INDEX_MIN_CHILDREN):
+        scanned = []
         for f in others:
-            if not _matches(f, child):
+            key = _lookup_key(f) if _kind(f) == "containment" else None
+            if key is None or f.attrib:
+                scanned.append(f)
                 continue
-            if _kind(f) == "selection":
-                selection.take(child, root)
-            else:
-                _select_level(list(_elements(f)), child, selection, root)
+            below = list(_elements(f))
+            for child in index.candidates(data, f.tag, key.tag, key.text):
+                _select_level(below, child, selection, root, index)
+    if scanned:
+        for child in data:
+            for f in scanned:
+                if not _matches(f, child):
+                    continue
+                if _kind(f) == "selection":
+                    selection.take(child, root)
+                else:
+                    _select_level(list(_elements(f)), child, selection, root, index)
     return True
 
 
@@ -118,23 +287,112 @@ def _elements(node: etree._Element):
     return (c for c in node if isinstance(c.tag, str))
 
 
-def subtree(data: etree._Element, filter_element: etree._Element) -> etree._Element:
-    """What a subtree filter selects from ``data`` (a wrapper of top-level nodes)."""
-    selection = Selection()
+def subtree(data: etree._Element, filter_element: etree._Element,
+            schema: Schema | None = None, index: KeyIndex | None = None) -> etree._Element:
+    """What a subtree filter selects from ``data`` (a wrapper of top-level nodes).
+
+    ``index`` None tries every node (the plain scan, the reference the fast
+    path is tested against)."""
+    return _subtree(data, filter_element, schema, index).copy(data)
+
+
+def _subtree(data: etree._Element, filter_element: etree._Element,
+             schema: Schema | None, index: KeyIndex | None) -> Selection:
+    selection = Selection(schema)
     top = list(_elements(filter_element))
     if top:
-        _select_level(top, data, selection, data)
-    return selection.copy(data)
+        _select_level(top, data, selection, data, index)
+    return selection
 
 
 # -- XPath --------------------------------------------------------------------------
 
+_NAME = r"[A-Za-z_][\w.-]*"
+_QNAME = rf"({_NAME}):({_NAME})"
+_LITERAL = r"""(?:'([^']*)'|"([^"]*)")"""
+_PREDICATE = re.compile(rf"\[\s*{_QNAME}\s*=\s*{_LITERAL}\s*\]")
+_STEP = re.compile(rf"/\s*{_QNAME}((?:\s*\[\s*{_NAME}:{_NAME}\s*=\s*{_LITERAL}\s*\])*)\s*")
+_SIMPLE_PATH = re.compile(rf"\s*(?:/\s*{_NAME}:{_NAME}(?:\s*\[\s*{_NAME}:{_NAME}\s*=\s*"
+                          rf"{_LITERAL}\s*\])*\s*)+")
+
+
+def _simple_steps(expression: str, namespaces: dict[str | None, str]) \
+        -> list[tuple[str, list[tuple[str, str]]]] | None:
+    """``/a:x/a:y[a:k='v']/a:z`` as [(tag, [(key tag, value)])], or None when
+    the expression is anything else (it then goes to lxml as it is)."""
+    if not _SIMPLE_PATH.fullmatch(expression):
+        return None
+    steps = []
+    for step in _STEP.finditer(expression):
+        prefix, name, predicates = step.group(1), step.group(2), step.group(3)
+        if not prefix or prefix not in namespaces:
+            return None
+        keys = []
+        for predicate in _PREDICATE.finditer(predicates):
+            key_prefix, key_name, single, double = predicate.groups()
+            if key_prefix not in namespaces:
+                return None
+            keys.append((f"{{{namespaces[key_prefix]}}}{key_name}",
+                         single if single is not None else double))
+        steps.append((f"{{{namespaces[prefix]}}}{name}", keys))
+    return steps
+
+
+_EQUALS: dict[int, etree.XPath] = {}
+
+
+def _equals(count: int) -> etree.XPath:
+    """self::*[b0 = $v0][b1 = $v1]..., XPath's own equality (string values, no trimming)."""
+    found = _EQUALS.get(count)
+    if found is None:
+        found = _EQUALS[count] = etree.XPath(
+            "self::*" + "".join(f"[*[local-name() = $l{i} and namespace-uri() = $n{i}] = $v{i}]"
+                                for i in range(count)))
+    return found
+
+
+def _walk(data: etree._Element, steps: list[tuple[str, list[tuple[str, str]]]],
+          index: KeyIndex) -> list[etree._Element]:
+    """The nodes a simple absolute path selects, as lxml would find them."""
+    contexts = [data]
+    for tag, keys in steps:
+        found = []
+        for context in contexts:
+            if keys and at_least(context, INDEX_MIN_CHILDREN):
+                candidates = index.candidates(context, tag, keys[0][0], keys[0][1])
+            else:
+                candidates = list(context.iterchildren(tag))
+            if keys:
+                equals = _equals(len(keys))
+                variables = {}
+                for i, (key_tag, value) in enumerate(keys):
+                    namespace, _, local = key_tag[1:].partition("}")
+                    variables.update({f"l{i}": local, f"n{i}": namespace, f"v{i}": value})
+                candidates = [c for c in candidates if equals(c, **variables)]
+            found.extend(candidates)
+        contexts = found
+    return contexts
+
+
 def xpath(data: etree._Element, expression: str, namespaces: dict[str | None, str],
-          error_path: str) -> etree._Element:
+          error_path: str, schema: Schema | None = None,
+          index: KeyIndex | None = None) -> etree._Element:
+    """What an XPath filter selects. With ``index``, a simple absolute path
+    (steps of prefixed names, ``[prefix:key = 'literal']`` predicates) is
+    walked by key; anything else is lxml's."""
+    return _xpath(data, expression, namespaces, error_path, schema, index).copy(data)
+
+
+def _xpath(data: etree._Element, expression: str, namespaces: dict[str | None, str],
+           error_path: str, schema: Schema | None, index: KeyIndex | None) -> Selection:
+    steps = _simple_steps(expression, namespaces) if index is not None else None
     try:
-        text, _ = rewrite(expression, None)
-        compiled = etree.XPath(text, namespaces={k: v for k, v in namespaces.items() if k})
-        result = compiled(data)
+        text, _ = rewrite(expression, None)   # (refuses what lxml would take but YANG not)
+        if steps is not None:
+            result = _walk(data, steps, index)
+        else:
+            compiled = etree.XPath(text, namespaces={k: v for k, v in namespaces.items() if k})
+            result = compiled(data)
     except (XPathSyntaxError, etree.XPathError) as exc:
         raise RpcError("invalid-value", "protocol", f"bad XPath filter {expression!r}: {exc}",
                        path=error_path, path_ns={"nc": NC_NS}) from None
@@ -142,7 +400,7 @@ def xpath(data: etree._Element, expression: str, namespaces: dict[str | None, st
         raise RpcError("invalid-value", "protocol",
                        f"XPath filter {expression!r} selects a {type(result).__name__}, "
                        "not nodes", path=error_path, path_ns={"nc": NC_NS})
-    selection = Selection()
+    selection = Selection(schema)
     for node in result:
         if isinstance(node, etree._Element):
             if node is data:
@@ -152,15 +410,89 @@ def xpath(data: etree._Element, expression: str, namespaces: dict[str | None, st
                 selection.take(node, data)
         elif hasattr(node, "getparent") and node.getparent() is not None:
             selection.take(node.getparent(), data)  # text or attribute: its element
-    return selection.copy(data)
+    return selection
+
+
+def reaches(filter_element: etree._Element | None):
+    """Which top-level nodes a ``<filter>`` can select from: a predicate over
+    their tags, or None when it may be any (no filter, an XPath beyond the
+    simple form, a content match at the top). Lets ``<get>`` build only those."""
+    if filter_element is None:
+        return None
+    kind = filter_element.get("type", "subtree")
+    if kind == "subtree":
+        tops = list(_elements(filter_element))
+        if any(_kind(f) == "content" for f in tops):
+            return None   # a content match at the top selects every top-level node
+        tags = {f.tag for f in tops if f.tag[0] == "{"}
+        local = {f.tag for f in tops if f.tag[0] != "{"}   # the empty-namespace wildcard
+        return lambda tag: tag in tags or tag.rpartition("}")[2] in local
+    if kind == "xpath":
+        select = filter_element.get("select") or ""
+        tags = set()
+        for part in select.split("|"):
+            steps = _simple_steps(part, filter_element.nsmap)
+            if not steps:
+                return None
+            tags.add(steps[0][0])
+        return tags.__contains__
+    return None
+
+
+def whole_top_level(filter_element: etree._Element | None):
+    """When a ``<filter>`` selects nothing but whole top-level nodes (``<interfaces
+    xmlns=".."/>``, ``/if:interfaces``), a predicate over their tags: the answer
+    is then those nodes as they are, and can be written without copying them.
+    Otherwise None."""
+    if filter_element is None:
+        return None
+    kind = filter_element.get("type", "subtree")
+    if kind == "subtree":
+        tops = list(_elements(filter_element))
+        if not tops or any(len(f) or f.attrib or (f.text or "").strip() for f in tops):
+            return None
+        tags = {f.tag for f in tops if f.tag[0] == "{"}
+        local = {f.tag for f in tops if f.tag[0] != "{"}
+        return lambda tag: tag in tags or tag.rpartition("}")[2] in local
+    if kind == "xpath":
+        tags = set()
+        for part in (filter_element.get("select") or "").split("|"):
+            steps = _simple_steps(part, filter_element.nsmap)
+            if not steps or len(steps) != 1 or steps[0][1]:
+                return None
+            try:
+                rewrite(part, None)   # (what the plain path refuses, it refuses)
+            except XPathSyntaxError:
+                return None
+            tags.add(steps[0][0])
+        return tags.__contains__
+    return None
 
 
 def apply(data: etree._Element, filter_element: etree._Element, error_path: str,
-          xpath_enabled: bool = True) -> etree._Element:
-    """A new tree: what the ``<filter>`` parameter selects of ``data``."""
+          xpath_enabled: bool = True, schema: Schema | None = None,
+          index: KeyIndex | None = None) -> etree._Element:
+    """A new tree: what the ``<filter>`` parameter selects of ``data``.
+
+    ``schema`` (of ``data``): list entries on the way to a selected node keep
+    their keys. ``index``: find list entries by key (see :class:`KeyIndex`).
+    """
+    return _selection(data, filter_element, error_path, xpath_enabled, schema, index).copy(data)
+
+
+def selects(data: etree._Element, filter_element: etree._Element, error_path: str,
+            xpath_enabled: bool = True) -> bool:
+    """Does the filter select anything of ``data``? (``len(apply(...)) > 0``,
+    without copying what it selects: a subscription's filter, for each event.)"""
+    selection = _selection(data, filter_element, error_path, xpath_enabled, None, None)
+    return bool(selection.below.get(data))   # (what copy() would write at the top)
+
+
+def _selection(data: etree._Element, filter_element: etree._Element, error_path: str,
+               xpath_enabled: bool, schema: Schema | None, index: KeyIndex | None) -> Selection:
     kind = filter_element.get("type", "subtree")
     if kind == "subtree":
-        return subtree(data, filter_element)
+        return _subtree(data, filter_element, schema, index)
     if kind == "xpath" and xpath_enabled:
         select = filter_element.get("select")
         if select is None:
@@ -168,8 +500,7 @@ def apply(data: etree._Element, filter_element: etree._Element, error_path: str,
                            "an XPath filter needs a select attribute", path=error_path,
                            path_ns={"nc": NC_NS},
                            info=[("bad-attribute", "select"), ("bad-element", "filter")])
-        return xpath(data, select, filter_element.nsmap, error_path)
+        return _xpath(data, select, filter_element.nsmap, error_path, schema, index)
     raise RpcError("bad-attribute", "protocol", f"filter type {kind!r} is not supported "
                    "(use subtree or xpath)", path=error_path, path_ns={"nc": NC_NS},
                    info=[("bad-attribute", "type"), ("bad-element", "filter")])
-

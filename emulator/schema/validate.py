@@ -34,7 +34,7 @@ class Validation:
     """One run over one tree; collects errors until :data:`MAX_ERRORS`."""
 
     def __init__(self, schema: Schema, root: etree._Element, config: bool,
-                 structural: bool = False):
+                 structural: bool = False, checked: bool = False):
         self.schema = schema
         self.root = root
         self.config = config
@@ -42,6 +42,9 @@ class Validation:
         # incomplete between edits (mandatory nodes, must, when, references)
         # waits for <commit> or <validate>.
         self.structural = structural
+        # checked: the structural part was checked already (each edit of the
+        # candidate did it): only the rest is left, e.g. for <commit>
+        self.checked = checked
         self.errors: list[RpcError] = []
         self.constrained: list[tuple[etree._Element, SchemaNode]] = []
         self.defaults: list[etree._Element] = []
@@ -111,6 +114,8 @@ class Validation:
             self.constrained.append((element, node))
         keyword = node.keyword
         if node.type is not None:
+            if self.checked:
+                return
             if len(element):
                 self.fail(self.error("invalid-value", "application",
                                      f"{node.name} holds a value, not elements", element))
@@ -241,6 +246,8 @@ class Validation:
 
     def check_list(self, node: SchemaNode, elements: list[etree._Element]) -> None:
         self.check_count(node, elements)
+        if self.checked:
+            return   # keys and unique are structural
         if node.keys:
             first: dict[tuple, etree._Element] = {}
             for element in elements:
@@ -564,7 +571,8 @@ def validate(schema: Schema, root: etree._Element, *, config: bool = True,
 
 def validate_change(schema: Schema, root: etree._Element, touched: Iterable[etree._Element] = (),
                     *, removed: Iterable[tuple[etree._Element, str]] = (),
-                    config: bool = True, structural: bool = False) -> list[RpcError]:
+                    config: bool = True, structural: bool = False,
+                    checked: bool = False) -> list[RpcError]:
     """Validate what an edit can have affected, assuming the tree was valid before.
 
     ``touched`` are the elements the edit created, replaced or changed;
@@ -572,10 +580,12 @@ def validate_change(schema: Schema, root: etree._Element, touched: Iterable[etre
     each touched subtree, the siblings of each touched or deleted element
     (keys, unique, counts, choices, mandatory nodes), and every must, when
     and reference anywhere whose expression names a node the edit touched.
+    ``checked``: the structural part (``structural=True``) was checked for
+    each of these changes already; only the rest is (at <commit>).
     """
     if root.getparent() is not None:
         raise ValueError("validate_change() needs the root of a tree of its own")
-    run = Validation(schema, root, config, structural)
+    run = Validation(schema, root, config, structural, checked)
     try:
         names: set[str] = set()
         parents: dict[int, etree._Element] = {}
@@ -671,12 +681,31 @@ def _outermost(elements: list[etree._Element]) -> list[etree._Element]:
 
 
 def _instances(root: etree._Element, node: SchemaNode) -> list[etree._Element]:
-    chain = []
-    current = node
-    while current is not None and current.tag:
-        chain.append(current.tag)
-        current = current.parent
-    return root.findall("/".join(reversed(chain)))
+    """Every instance of ``node`` in the tree, in document order: one compiled
+    XPath (C-level; ElementPath walks each step in Python, which at 10,000 list
+    entries costs more than the rest of a one-leaf commit)."""
+    found = _INSTANCE_PATHS.get(id(node))
+    if found is None or found[0] is not node:
+        chain = []
+        current = node
+        while current is not None and current.tag:
+            chain.append(current.tag)
+            current = current.parent
+        prefixes: dict[str, str] = {}
+        steps = []
+        for tag in reversed(chain):
+            if tag[0] == "{":
+                namespace, _, local = tag[1:].partition("}")
+                prefix = prefixes.setdefault(namespace, f"n{len(prefixes)}")
+                steps.append(f"{prefix}:{local}")
+            else:
+                steps.append(tag)
+        found = _INSTANCE_PATHS[id(node)] = (node, etree.XPath(
+            "/".join(steps), namespaces={p: ns for ns, p in prefixes.items()}))
+    return found[1](root)
+
+
+_INSTANCE_PATHS: dict[int, tuple[SchemaNode, etree.XPath]] = {}
 
 
 def _unique_items(items: list[tuple[etree._Element, SchemaNode]]):
