@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 # Event logs are written behind, a burst of events in one transaction, this
 # often (real milliseconds: it batches disk writes, it models nothing).
 FLUSH_INTERVAL_MS = 100
+READ_HEADROOM = 2 * 65536 + 1024
 
 
 class StartError(Exception):
@@ -139,10 +140,12 @@ class Emulator:
         self.port = sockets[0].getsockname()[1]
         self._flusher = tornado.ioloop.PeriodicCallback(storage.flush, FLUSH_INTERVAL_MS)
         self._flusher.start()
+        limit = self.runtime.limits.max_message_size
         self._server = tornado.httpserver.HTTPServer(
-            self.application(), ssl_options=context,
-            max_body_size=self.runtime.limits.max_message_size,
-            max_buffer_size=self.runtime.limits.max_message_size)
+            self.application(), ssl_options=context, max_body_size=limit,
+            # room for a message of the largest size, the next frame's header, and
+            # one read of the socket beyond it (Tornado reads in chunks of 64 KiB)
+            max_buffer_size=limit + READ_HEADROOM)
         self._server.add_sockets(sockets)
 
     def _start_clock(self, storage: Storage) -> None:

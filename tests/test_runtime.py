@@ -308,3 +308,28 @@ def test_stored_rows_are_checked_again_when_the_profile_key_changes(make_server,
         assert hostname(client) == "edge-01"
     running.stop()
     assert make_server(data_dir=data).emulator.notices == []
+
+
+def test_a_commit_that_cannot_be_stored_keeps_the_candidate():
+    import sqlite3
+
+    from emulator.datastore.storage import Storage
+    from tests.memory import connect
+
+    clock = VirtualClock()
+    runtime = Runtime(clock=clock)
+    runtime.storage = Storage(None, clock.now)
+    device = load_fleet(None, runtime).get("core-1")
+    connection, wire = connect(device)
+    connection.receive(f"<rpc message-id='1' xmlns='{NC}'>{hostname_edit('staged', 'candidate')}"
+                       "</rpc>")
+
+    def disk_full(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    runtime.storage.save = disk_full
+    connection.receive(f"<rpc message-id='2' xmlns='{NC}'><commit/></rpc>")
+    assert "<rpc-error>" in wire.sent[-1] and "operation-failed" in wire.sent[-1]
+    assert device.datastores.candidate_dirty
+    assert device.datastores.tree("candidate").findtext(f".//{{{SYS}}}hostname") == "staged"
+    assert device.running().findtext(f".//{{{SYS}}}hostname") == "core-1"

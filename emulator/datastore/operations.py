@@ -370,9 +370,9 @@ def commit(rpc: Rpc) -> None:
     before = stores.tree("running")
     if stores.candidate_dirty:
         candidate = stores.tree("candidate")
-        edits = stores.candidate_changes.edits
-        stores.candidate_changes = None
-        stores.replace_running(candidate, edits, session.id)
+        # running is stored first: if that fails, the candidate keeps its changes
+        stores.replace_running(candidate, stores.candidate_changes.edits, session.id)
+        stores.discard_changes()
     if confirmed:
         stores.start_confirmed(session.id, timeout, persist, rollback=before,
                                username=session.username, source_host=session.source_host)

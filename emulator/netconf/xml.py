@@ -40,6 +40,13 @@ def parse_message(data: str | bytes) -> etree._Element:
         raw = data.encode("utf-8", "surrogatepass")
     else:
         raw = data
+        try:
+            # RFC 6241 section 3: UTF-8 only (lxml would follow a UTF-16 BOM, and
+            # a DOCTYPE in UTF-16 would slip past the byte check below)
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise XMLRejected(f"NETCONF messages are UTF-8; this one is not (byte {exc.start})") \
+                from None
     raw = raw.strip()
     if raw.endswith(EOM.encode()):
         raw = raw[: -len(EOM)].rstrip()

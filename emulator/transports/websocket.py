@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from typing import Any
 
 from tornado.iostream import StreamClosedError
@@ -215,16 +216,34 @@ class _Wire:
 
 
 MESSAGE_TOO_BIG = 1009    # what Tornado closes with when a frame announces too much
+PROTOCOL_ERROR = 1002
+INVALID_DATA = 1007
+
+
+def _valid_close_code(code: int) -> bool:
+    """A code a peer may put in its close frame (RFC 6455 7.4.1 and 7.4.2, with
+    IANA's 1012-1014); 1005, 1006 and 1015 are never sent, 1004 is reserved."""
+    return code in (1000, 1001, 1002, 1003) or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 
 class _NetconfProtocol(WebSocketProtocol13):
-    """Tornado's protocol, plus a polite refusal of oversized messages.
+    """Tornado's protocol, plus RFC 6455 as written, and a polite refusal of
+    oversized messages.
 
-    Tornado drops the connection as soon as a frame header announces too
+    Tornado drops the TCP connection on a protocol violation, echoes any close
+    code, and accepts unmasked client frames; RFC 6455 asks for a close frame
+    first (1002, or 1007 for a text message that is not UTF-8; section 7.1.7),
+    for masked client frames (5.1) and for valid close codes only (7.4). Each
+    frame's header is checked here before Tornado reads the rest of it.
+
+    Tornado also drops the connection as soon as a frame header announces too
     many bytes; we first tell the NETCONF client why (an ``<rpc-error>``
     with ``too-big``), send the close frame, and read and discard the rest
     of the message so that the client reads our close frame, not a reset.
     """
+
+    _header_next = False
+    _failing = False
 
     _oversize = False
     _draining = False
@@ -237,6 +256,83 @@ class _NetconfProtocol(WebSocketProtocol13):
         return self._write_frame(True, 0x1, text.encode("utf-8"))
     _drains: set[asyncio.Task] = set()   # keeps the drain tasks alive until done
 
+    # -- RFC 6455, section by section --------------------------------------------
+
+    async def _receive_frame(self) -> None:
+        self._header_next = True
+        await super()._receive_frame()
+
+    async def _read_bytes(self, n: int) -> bytes:
+        data = await super()._read_bytes(n)
+        if self._header_next:           # the first two bytes of a frame
+            self._header_next = False
+            problem = self._header_problem(data)
+            if problem:
+                self._fail(PROTOCOL_ERROR, problem)
+                raise StreamClosedError()   # (ends Tornado's frame loop)
+        return data
+
+    def _header_problem(self, header: bytes) -> str | None:
+        first, second = header[0], header[1]
+        opcode = first & 0x0F
+        if not second & 0x80:
+            return "a client's frames must be masked"                    # 5.1
+        if first & 0x70:
+            return "reserved bits set, and no extension was agreed"     # 5.2
+        if opcode not in (0x0, 0x1, 0x2, 0x8, 0x9, 0xA):
+            return f"unknown opcode {opcode:#x}"                         # 5.2
+        if opcode & 0x8:
+            if not first & 0x80:
+                return "a control frame must not be fragmented"          # 5.5
+            if second & 0x7F > 125:
+                return "a control frame carries at most 125 bytes"       # 5.5
+        elif opcode == 0x0 and self._fragmented_message_buffer is None:
+            return "a continuation frame with no message to continue"   # 5.4
+        elif opcode != 0x0 and self._fragmented_message_buffer is not None:
+            return "a new message before the fragmented one ended"      # 5.4
+        return None
+
+    def _handle_message(self, opcode: int, data: bytes) -> Any:
+        if self._failing:
+            return None
+        if opcode == 0x1:
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                return self._fail(INVALID_DATA, "a text message must be UTF-8")   # 8.1
+        elif opcode == 0x8 and data:
+            if len(data) == 1:
+                return self._fail(PROTOCOL_ERROR, "a close frame's code has two bytes")  # 5.5.1
+            code = struct.unpack(">H", data[:2])[0]
+            if not _valid_close_code(code):
+                return self._fail(PROTOCOL_ERROR, f"close code {code} may not be sent")  # 7.4
+            try:
+                data[2:].decode("utf-8")
+            except UnicodeDecodeError:
+                return self._fail(INVALID_DATA, "a close reason must be UTF-8")          # 5.5.1
+        return super()._handle_message(opcode, data)
+
+    def _fail(self, code: int, reason: str) -> None:
+        """_Fail the WebSocket Connection_ (7.1.7): a close frame that says why,
+        then the TCP connection closes, without waiting for the client's close."""
+        if self._failing:
+            return
+        self._failing = True
+        self.client_terminated = True          # read no more frames
+        stream = self.stream
+        if self.server_terminated or stream is None or stream.closed():
+            if stream is not None:
+                stream.close()
+            return
+        self.server_terminated = True
+        try:
+            flushed = self._write_frame(True, 0x8, struct.pack(">H", code) + reason.encode())
+        except StreamClosedError:
+            return
+        flushed.add_done_callback(lambda _: stream.close())
+        # (a client that reads nothing would never let it flush: real time, wire housekeeping)
+        asyncio.get_running_loop().call_later(DRAIN_IDLE_SECONDS, stream.close)
+
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         if code == MESSAGE_TOO_BIG and not self._oversize and not self.server_terminated:
             self._oversize = True
@@ -245,6 +341,8 @@ class _NetconfProtocol(WebSocketProtocol13):
         super().close(code, reason)
 
     def _abort(self) -> None:
+        if self._failing and self.stream is not None and not self.stream.closed():
+            return                     # the close frame is on its way; then the stream closes
         if self._oversize and self.stream is not None and not self.stream.closed():
             if not self._draining:
                 self._draining = True
