@@ -36,6 +36,7 @@ from emulator.schema.tree import merge, prune
 # A journal keeps this much of each message; the rest is cut and marked.
 JOURNAL_TEXT_LIMIT = 256 * 1024
 MEMO_SIZE = 16
+MEMO_BYTES = 2 * 1024 * 1024     # (characters of request and reply text, per device)
 
 # Templates are written for people; the data keeps no indentation.
 _COMPACT = etree.XMLParser(remove_blank_text=True)
@@ -128,10 +129,15 @@ class Device:
         return self._memo
 
     def remember(self, key: str, entry: tuple) -> None:
+        """Keep a reply (its text is ``entry[0]``) for the same request again: at
+        most MEMO_SIZE of them and MEMO_BYTES of text, the oldest going first."""
+        if len(entry[0]) + len(key) > MEMO_BYTES:
+            return
         if self._memo is None:
             self._memo = OrderedDict()
         self._memo[key] = entry
-        while len(self._memo) > MEMO_SIZE:
+        while len(self._memo) > MEMO_SIZE or \
+                sum(len(k) + len(e[0]) for k, e in self._memo.items()) > MEMO_BYTES:
             self._memo.popitem(last=False)
 
     @property

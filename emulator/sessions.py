@@ -19,6 +19,7 @@ then hands over whole messages (``receive``), an oversized one
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Protocol
 
@@ -54,6 +55,14 @@ def admission(device: Device) -> Admit:
     return device.behaviour.new_connections
 
 
+# Replies written but not yet taken by a client, in bytes, past which the
+# transport stops reading that client's requests until it catches up (one
+# reply may be larger: it is written whole, and then reading waits).
+REPLY_BACKLOG = 4 * 1024 * 1024
+# How long (real seconds) a client may leave that backlog unread before its
+# session is ended: its memory is bounded meanwhile, this frees the session.
+REPLY_STALL_SECONDS = 60.0
+
 # What a hung device keeps of what its clients send (as a real one's socket
 # buffers would), to handle once it is up again; more is read and dropped.
 HUNG_BACKLOG = 64
@@ -68,6 +77,8 @@ class Connection:
         self.device = device
         self.wire = wire
         self.unread = 0          # notifications written but not yet flushed to the client
+        self.unflushed = 0       # bytes of replies written but not yet flushed
+        self._caught_up: asyncio.Future | None = None
         self._hello_timer: Any = None
         self._gone = False       # the transport is closed: nothing more to write
         self._overflowing = False
@@ -158,7 +169,32 @@ class Connection:
         if self._gone or not self.device.behaviour.speaks:
             return
         self.device.record("out", self.session.id, text)
-        self.wire.write(text)
+        future = self.wire.write(text)
+        if future is not None and not future.done():
+            size = len(text)
+            self.unflushed += size
+            future.add_done_callback(lambda _: self._reply_flushed(size))
+
+    def _reply_flushed(self, size: int) -> None:
+        self.unflushed -= size
+        if self.unflushed <= REPLY_BACKLOG and self._caught_up is not None:
+            if not self._caught_up.done():
+                self._caught_up.set_result(None)
+            self._caught_up = None
+
+    async def ready_for_more(self) -> None:
+        """What a transport awaits before it reads the client's next message:
+        every session takes its turn on the event loop, one message at a time,
+        and a client that does not read its replies is not read either (then
+        ended, if it stays so)."""
+        if self.unflushed <= REPLY_BACKLOG or self._gone:
+            await asyncio.sleep(0)
+            return
+        self._caught_up = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._caught_up), REPLY_STALL_SECONDS)
+        except asyncio.TimeoutError:
+            self.end(Reason.OTHER, "the client did not read its replies", Cause.OVERFLOW)
 
     def _notify(self, text: str) -> None:
         if self._gone or self._overflowing or not self.device.behaviour.speaks:

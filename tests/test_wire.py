@@ -198,3 +198,53 @@ def test_a_message_of_exactly_the_limit_then_a_small_one_in_one_write(make_serve
         assert b'message-id="big"' in replies[0] and b'message-id="small"' in replies[1]
     finally:
         client.close()
+
+
+# -- bounded memory, sessions in turn -------------------------------------------------------
+
+def test_a_client_that_does_not_read_its_replies_is_not_read_either(make_server, monkeypatch):
+    from emulator import sessions
+    monkeypatch.setattr(sessions, "REPLY_BACKLOG", 256 * 1024)
+    monkeypatch.setattr(sessions, "REPLY_STALL_SECONDS", 0.5)   # (real time: the wire's)
+    running = make_server()
+    client = RawClient(running.port, "core-1")
+    client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.send(frame(0x1, HELLO.encode()))
+    request = f'<rpc message-id="g" xmlns="{NC}"><get/></rpc>'.encode()
+    client.send(frame(0x1, request) * 400)          # and never reads a reply
+    device = running.fleet.get("core-1")
+
+    def paused() -> tuple[bool, int, int]:
+        [connection] = [c for c in running.runtime.connections if c.device is device]
+        replies = sum(1 for e in device.journal(limit=10_000) if e.direction == "out")
+        return connection._caught_up is not None, connection.unflushed, replies
+
+    import time
+    deadline = time.monotonic() + 10
+    while not running.call(paused)[0]:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    stopped, unflushed, replies = running.call(paused)
+    one_reply = max(len(e.text) for e in device.journal() if e.direction == "out")
+    assert unflushed <= 256 * 1024 + one_reply and replies < 400
+    with running.connect("core-1") as bystander:   # the others never notice
+        assert bystander.rpc("<get-config><source><running/></source></get-config>") \
+            .find(f"{{{NC}}}data") is not None
+        deadline = time.monotonic() + 10
+        while running.call(lambda: len(device.sessions)) > 1:   # let go after the stall
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    client.close()
+
+
+def test_the_memo_is_bounded_in_bytes_too():
+    from emulator.clock import VirtualClock
+    from emulator.device import MEMO_BYTES
+    from emulator.fleet import load_fleet
+    from emulator.runtime import Runtime
+    device = load_fleet(None, Runtime(clock=VirtualClock())).get("core-1")
+    for n in range(48):
+        device.remember(f"request {n}", ("x" * 400_000, lambda: True))
+    assert sum(len(k) + len(e[0]) for k, e in device.memo.items()) <= MEMO_BYTES
+    device.remember("huge", ("x" * (MEMO_BYTES + 1), lambda: True))
+    assert "huge" not in device.memo

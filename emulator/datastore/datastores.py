@@ -29,6 +29,7 @@ NAMES = ("running", "candidate", "startup")
 ROLLBACK = "rollback"   # the stored row of a pending confirmed commit's rollback point
 DEFAULT_CONFIRM_TIMEOUT = 600
 REPLY_CACHE_SIZE = 8
+REPLY_CACHE_BYTES = 2 * 1024 * 1024     # (characters, per device)
 _COMPACT = etree.XMLParser(remove_blank_text=True)
 
 
@@ -149,8 +150,11 @@ class Datastores:
         return entry[1]
 
     def cache_reply(self, tree: etree._Element, key: tuple, text: str) -> str:
+        if len(text) > REPLY_CACHE_BYTES:
+            return text                      # (answered, not kept)
         self._replies[(id(tree), *key)] = (tree, text)
-        while len(self._replies) > REPLY_CACHE_SIZE:
+        while len(self._replies) > REPLY_CACHE_SIZE or \
+                sum(len(entry[1]) for entry in self._replies.values()) > REPLY_CACHE_BYTES:
             self._replies.popitem(last=False)
         return text
 

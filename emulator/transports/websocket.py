@@ -171,9 +171,13 @@ class NetconfWebSocket(WebSocketHandler):
                     return value
         return self.options.username
 
-    def on_message(self, message: str | bytes) -> None:
+    async def on_message(self, message: str | bytes) -> None:
+        # (Tornado reads the next frame only once this returns: one message per
+        # turn of the loop for each connection, and none from a client that
+        # leaves its replies unread)
         if self.connection is not None:
             self.connection.receive(message)
+            await self.connection.ready_for_more()
 
     def on_message_too_big(self) -> None:
         if self.connection is not None:
