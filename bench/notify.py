@@ -102,7 +102,8 @@ async def fan_out(port: int, names: list[str], body: dict) -> list[float]:
 
 def post(port: int, body: dict) -> None:
     request = urllib.request.Request(f"http://127.0.0.1:{port}/api/events",
-                                     data=json.dumps(body).encode(), method="POST")
+                                     data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as response:
         response.read()
 

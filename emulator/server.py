@@ -95,6 +95,7 @@ class Emulator:
             websocket_max_message_size=self.runtime.limits.max_message_size,
             websocket_ping_interval=opts.ping_interval or None,
             websocket_ping_timeout=opts.ping_interval or None,
+            log_function=_log_request,
         )
 
     def _ssl_context(self) -> ssl.SSLContext | None:
@@ -206,6 +207,17 @@ class Emulator:
             self.runtime.storage.close()
             self.runtime.storage = None
         self._data_dir.release()
+
+
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    """Tornado logs a client's 4xx as a warning; it is the client's mistake, and
+    each one was answered with its reason: info, as any request is."""
+    status = handler.get_status()
+    level = logging.ERROR if status >= 500 else logging.INFO
+    request = handler.request
+    logging.getLogger("tornado.access").log(
+        level, "%d %s %s (%s) %.2fms", status, request.method, request.uri, request.remote_ip,
+        1000.0 * request.request_time())
 
 
 def _first_problem(device: Device, rows: dict[str, str]) -> str | None:

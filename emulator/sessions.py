@@ -93,8 +93,11 @@ class Connection:
         """The connection is up: the server's hello (unless the device says
         nothing now) and the hello timeout."""
         self._touch()
+        session = self.session
+        log.info("%s: session %d opened by %s from %s", self.device.name, session.id,
+                 session.username, session.source_host)
         if self.device.behaviour.speaks:
-            self._act(self.session.start())
+            self._act(session.start())
             self._await_hello()
 
     def receive(self, data: str | bytes) -> None:
@@ -226,6 +229,8 @@ class Connection:
                                "notifications", Cause.OVERFLOW)
 
     def _close(self, termination: Termination) -> None:
+        log.info("%s: session %d ended (%s%s)", self.device.name, self.session.id,
+                 termination.reason.value, f": {termination.detail}" if termination.detail else "")
         self._stop_timer()
         if self._gone:
             return

@@ -83,7 +83,8 @@ class RunningServer:
     def api(self, path: str, method: str = "GET", body: bytes | None = None) -> tuple[int, Any]:
         scheme = "https" if self.emulator.scheme == "wss" else "http"
         request = urllib.request.Request(f"{scheme}://127.0.0.1:{self.port}{path}",
-                                         method=method, data=body)
+                                         method=method, data=body,
+                                         headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.loads(response.read())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from datetime import datetime
 
 import pytest
@@ -104,3 +107,54 @@ def test_journal_does_not_mix_devices(server):
     assert not any("only-on-edge-01" in e["text"] for e in body["entries"])
     _, body = server.api("/api/devices/edge-01/journal")
     assert any("only-on-edge-01" in e["text"] for e in body["entries"])
+
+
+# -- the API's common rules --------------------------------------------------------------
+
+def _post(server, path: str, data: bytes, headers: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(f"http://127.0.0.1:{server.port}{path}", data=data,
+                                     method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_a_body_that_is_not_declared_json_is_refused(server):
+    # what a page of another origin can send without asking first
+    body = json.dumps({"event": "link-down", "interface": "eth1"}).encode()
+    status, answer = _post(server, "/api/devices/core-1/events", body,
+                           {"Content-Type": "text/plain"})
+    assert status == 415 and "application/json" in answer["error"]
+    assert not server.call(lambda: [e for e in server.fleet.get("core-1").events.events
+                                    if "link-down" in e.xml])
+
+
+def test_a_body_over_the_limit_gets_a_json_413_before_it_is_sent(server):
+    import socket
+    from emulator.api.handlers import BODY_LIMIT
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(f"POST /api/reset HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {BODY_LIMIT + 1}\r\n\r\n"
+                     .encode())
+        response = b""
+        while b"}" not in response:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            response += chunk
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413")
+    assert str(BODY_LIMIT) in json.loads(body)["error"]
+
+
+def test_unknown_query_parameters_and_event_keys_are_refused(server):
+    status, answer = server.api("/api/devices?profle=router")
+    assert status == 400 and "'profle'" in answer["error"] and "profile" in answer["error"]
+    status, answer = server.api("/api/devices/core-1/journal?limit=1&since=3")
+    assert status == 400 and "'since'" in answer["error"]
+    status, answer = _post(server, "/api/devices/core-1/events",
+                           b'{"event": "link-down", "interface": "eth1", "interfce": "eth2"}',
+                           {"Content-Type": "application/json"})
+    assert status == 400 and "unknown key 'interfce'" in answer["error"]

@@ -156,7 +156,8 @@ def test_a_virtual_clock_moves_only_when_told(tmp_path):
     with Served("--clock", "virtual", data_dir=tmp_path / "d") as served:
         def api(method: str, path: str, body: bytes | None = None) -> dict:
             request = urllib.request.Request(f"http://127.0.0.1:{served.port}{path}",
-                                             method=method, data=body)
+                                             method=method, data=body,
+                                             headers={"Content-Type": "application/json"})
             with urllib.request.urlopen(request, timeout=10) as response:
                 return json.loads(response.read())
 

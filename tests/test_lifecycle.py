@@ -60,7 +60,8 @@ def boot_time(client) -> str:
 def post(running, path: str, body: object = None, headers: dict | None = None):
     data = json.dumps(body).encode() if body is not None else b""
     request = urllib.request.Request(f"http://127.0.0.1:{running.port}{path}", data=data,
-                                     method="POST", headers=headers or {})
+                                     method="POST",
+                                     headers={"Content-Type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -292,7 +293,8 @@ def test_reset_bodies_are_checked_to_the_key(make_server):
     status, answer = post(running, "/api/devices/core-1/reset", {"force": True})
     assert status == 400 and "unknown key 'force'" in answer["error"]
     request = urllib.request.Request(f"http://127.0.0.1:{running.port}/api/devices/core-1/reset",
-                                     data=b"garbage", method="POST")
+                                     data=b"garbage", method="POST",
+                                     headers={"Content-Type": "application/json"})
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 400 and "not JSON" in json.loads(refused.value.read())["error"]

@@ -43,7 +43,8 @@ def subscribe(client, body: str = "") -> etree._Element:
 def raise_event(server, device: str, event: str, interface: str) -> dict:
     request = urllib.request.Request(
         f"http://127.0.0.1:{server.port}/api/devices/{device}/events",
-        data=json.dumps({"event": event, "interface": interface}).encode(), method="POST")
+        data=json.dumps({"event": event, "interface": interface}).encode(), method="POST",
+        headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 

@@ -118,7 +118,8 @@ def test_the_replay_log_is_kept_across_restarts(tmp_path):
     with Served(data_dir=data) as served:
         request = urllib.request.Request(
             f"http://127.0.0.1:{served.port}/api/devices/core-1/events",
-            data=json.dumps({"event": "link-down", "interface": "eth1"}).encode(), method="POST")
+            data=json.dumps({"event": "link-down", "interface": "eth1"}).encode(), method="POST",
+            headers={"Content-Type": "application/json"})
         urllib.request.urlopen(request, timeout=10).read()
     with Served(data_dir=data) as served:
         with NetconfClient.connect(served.url("core-1")) as client:

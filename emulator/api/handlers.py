@@ -27,6 +27,10 @@ STATUS_OF: dict[type[DeviceError], int] = {
 }
 
 
+# The API takes small JSON bodies: a list of 10,000 device names is ~200 KiB.
+BODY_LIMIT = 1024 * 1024
+
+
 def status_of(error: DeviceError) -> int:
     return STATUS_OF.get(type(error), 400)
 
@@ -39,9 +43,19 @@ class ApiError(tornado.web.HTTPError):
         self.message = message
 
 
+@tornado.web.stream_request_body
 class ApiHandler(tornado.web.RequestHandler):
+    """The API's common rules: Host and Origin, JSON bodies of at most
+    BODY_LIMIT bytes, known query parameters only, JSON errors for every status.
+    (Bodies are streamed in, so that one over the limit is refused, in JSON,
+    before it is read.)"""
+
+    QUERY: frozenset[str] = frozenset()     # the query parameters a handler takes
+
     def initialize(self, emulator: Any) -> None:
         self.emulator = emulator
+        self._body: list[bytes] = []
+        self._body_size = 0
 
     def prepare(self) -> None:
         options = self.emulator.options
@@ -49,10 +63,33 @@ class ApiHandler(tornado.web.RequestHandler):
             raise ApiError(403, f"this server is not served as {self.request.host!r} "
                                 "(name it with --allow-host)")
         origin = self.request.headers.get("Origin")
-        if self.request.method not in ("GET", "HEAD", "OPTIONS") and \
-                not origin_allowed(options, origin, self.request.host):
+        changes = self.request.method not in ("GET", "HEAD", "OPTIONS")
+        if changes and not origin_allowed(options, origin, self.request.host):
             raise ApiError(403, f"origin {origin!r} may not change this server "
                                 "(allow it with --allow-origin)")
+        length = self.request.headers.get("Content-Length", "0")
+        if not length.isdigit() or int(length) > BODY_LIMIT:
+            raise ApiError(413, f"a request body may hold at most {BODY_LIMIT} bytes")
+        self.request.connection.set_max_body_size(BODY_LIMIT)
+        if int(length) and changes:
+            kind = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if kind != "application/json":
+                # (a browser sends text/plain across origins without asking first)
+                raise ApiError(415, "send the body as JSON, with Content-Type: application/json")
+        unknown = sorted(set(self.request.query_arguments) - self.QUERY)
+        if unknown:
+            raise ApiError(400, f"unknown query parameter {unknown[0]!r} "
+                                f"({', '.join(sorted(self.QUERY)) or 'none'} taken here)")
+
+    def data_received(self, chunk: bytes) -> None:
+        self._body_size += len(chunk)
+        if self._body_size > BODY_LIMIT:      # (a body sent in chunks, of no stated length)
+            raise ApiError(413, f"a request body may hold at most {BODY_LIMIT} bytes")
+        self._body.append(chunk)
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self._body)
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
@@ -135,6 +172,8 @@ class HealthHandler(ApiHandler):
 
 
 class DeviceListHandler(ApiHandler):
+    QUERY = frozenset({"profile"})
+
     def get(self) -> None:
         profile = self.get_query_argument("profile", None)
         if profile is not None and profile not in self.emulator.fleet.profiles:
@@ -164,6 +203,8 @@ class DeviceHandler(ApiHandler):
 
 
 class JournalHandler(ApiHandler):
+    QUERY = frozenset({"limit", "session"})
+
     def get(self, name: str) -> None:
         device = self.device(name)
         limit = self.query_int("limit", 100, 1, 100_000)
@@ -187,10 +228,10 @@ class ApiJsonBody(ApiHandler):
     def json_body(self, empty: Any = None, keys: set[str] | None = None) -> dict[str, Any]:
         """The body as a JSON object; an empty body is ``empty`` when given;
         with ``keys``, any other key is refused (a typo must not widen a reset)."""
-        if not self.request.body.strip() and empty is not None:
+        if not self.body.strip() and empty is not None:
             return empty
         try:
-            body = json.loads(self.request.body or b"null")
+            body = json.loads(self.body or b"null")
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ApiError(400, f"the body is not JSON: {str(exc)[:200]}") from None
         if not isinstance(body, dict):
@@ -207,6 +248,19 @@ class ApiJsonBody(ApiHandler):
             raise ApiError(400, f"give the event's name as \"event\" (one of "
                                 f"{', '.join(CATALOGUE)})")
         return name
+
+    def event_body(self, more: set[str] = set()) -> dict[str, Any]:
+        """An event's body: its name, its parameters (and ``more``), nothing else."""
+        body = self.json_body()
+        name = self.event_name(body)
+        if name not in CATALOGUE:
+            return body              # (the device says which events there are)
+        parameters = CATALOGUE[name]
+        unknown = sorted(set(body) - {"event", *parameters, *more})
+        if unknown:
+            raise ApiError(400, f"unknown key {unknown[0]!r} for event {body['event']!r} "
+                                f"(it takes {', '.join(['event', *parameters, *sorted(more)])})")
+        return body
 
     def check_on(self, device: Device, body: dict[str, Any]) -> None:
         try:
@@ -232,14 +286,14 @@ class ApiJsonBody(ApiHandler):
 
 class DeviceEventHandler(ApiJsonBody):
     def post(self, name: str) -> None:
-        self.send_json(self.raise_on(self.device(name), self.json_body()))
+        self.send_json(self.raise_on(self.device(name), self.event_body()))
 
 
 class FleetEventHandler(ApiJsonBody):
     """One event on many devices at once: {"event": .., "interface": .., "devices": [..]}."""
 
     def post(self) -> None:
-        body = self.json_body()
+        body = self.event_body({"devices"})
         devices = self.devices_named(body)
         for device in devices:   # all or nothing: refuse before anything changes
             self.check_on(device, body)
