@@ -4,11 +4,15 @@ the hello's module capabilities."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
+from emulator import paths
 from emulator.clock import VirtualClock, rfc3339
 from emulator.fleet import load_fleet
 from emulator.schema.validate import validate
@@ -231,3 +235,38 @@ def test_get_schema_refusals(server, body, tag):
     with server.connect() as client:
         [err] = rpc_errors(client.rpc(f'<get-schema xmlns="{NCM}">{body}</get-schema>'))
     assert err["tag"] == tag and err["path"].startswith("/nc:rpc/op:get-schema")
+
+
+YANGLINT = shutil.which("yanglint")
+
+
+@pytest.mark.skipif(YANGLINT is None, reason="yanglint (libyang2-tools) is not installed")
+def test_a_full_get_of_every_default_device_validates_with_yanglint(server, tmp_path):
+    modules = Path(sys.prefix) / "share" / "yang" / "modules"
+    failures = []
+    for device in server.fleet:
+        with server.connect(device.name) as client:
+            data = client.rpc("<get/>").find("nc:data", NS)
+        path = tmp_path / f"{device.name}.xml"
+        path.write_text("".join(etree.tostring(child, encoding="unicode") for child in data))
+        implemented = [m for m in device.profile.schema.modules.values() if m.implemented]
+        command = [YANGLINT, "-t", "data", "-p", str(modules / "ietf"), "-p",
+                   str(modules / "iana"), "-p", str(paths.YANG)]
+        for module in implemented:
+            if module.features:
+                command += ["-F", f"{module.name}:{','.join(module.features)}"]
+        command += [str(m.path) for m in implemented]
+        command += [str(m.path) for m in device.profile.deviations]
+        result = subprocess.run([*command, str(path)], capture_output=True, text=True, timeout=60)
+        if result.returncode != 0 or "err" in result.stderr:
+            failures.append(f"{device.name}: {result.stderr.strip()}")
+    assert not failures, "\n".join(failures)
+
+
+def test_the_yang_library_implements_what_the_server_serves(server):
+    with server.connect("core-1") as client:
+        data = client.rpc("<get><filter type='subtree'><yang-library xmlns='urn:ietf:params:xml:"
+                          "ns:yang:ietf-yang-library'/></filter></get>")
+    implemented = set(data.xpath("//y:module/y:name/text()",
+                                 namespaces={"y": "urn:ietf:params:xml:ns:yang:ietf-yang-library"}))
+    assert {"ietf-netconf", "ietf-datastores", "ietf-netconf-with-defaults"} <= implemented
