@@ -63,7 +63,8 @@ def existing_file(text: str) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Emulate fleets of NETCONF devices over WebSocket and SSH.")
+    parser = _Parser(prog=PROG,
+                     description="Emulate fleets of NETCONF devices over WebSocket and SSH.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
