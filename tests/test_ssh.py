@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -189,7 +190,10 @@ def test_scrapli_netconf_base10(ssh):
 
 def test_netconf_console2_as_a_process(ssh):
     result = subprocess.run(
-        ["netconf-console2", "--host", "127.0.0.1", "--port", str(port(ssh, "access-03")),
+        # its console script, run by this interpreter (the venv need not be on PATH)
+        [sys.executable, "-c", "import sys; from netconf_console.ncc import main; "
+         "sys.argv[0] = 'netconf-console2'; sys.exit(main())",
+         "--host", "127.0.0.1", "--port", str(port(ssh, "access-03")),
          "-u", USER, "-p", PASSWORD, "--get-config"],
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
