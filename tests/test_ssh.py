@@ -258,7 +258,7 @@ def test_chunked_hello_and_newlines_before_chunks_are_tolerated(ssh):
     (b"\n#4\n<a/>garbage\n##\n", "expected a chunk header"),
     (f'<rpc message-id="1" xmlns="{NC}"><get/></rpc>]]>]]>'.encode(), "expected a chunk header"),
 ])
-def test_framing_errors_end_the_session_with_a_reason(ssh, data, says):
+def test_framing_errors_end_the_session_with_a_reason(ssh, data, says, caplog):
     with RawSsh(port(ssh, "edge-02")) as raw, nc_connect(ssh, "edge-02") as watcher:
         raw.start()
         watcher.create_subscription()
@@ -270,6 +270,8 @@ def test_framing_errors_end_the_session_with_a_reason(ssh, data, says):
         assert "netconf-session-end" in note.notification_xml
         assert f"<session-id>{raw.session_id}</session-id>" in note.notification_xml
         assert "<termination-reason>other</termination-reason>" in note.notification_xml
+    assert any("framing error" in r.getMessage() and says in r.getMessage()
+               for r in caplog.records if r.name == "emulator.transports.ssh")
 
 
 @pytest.mark.parametrize("base", [BASE10, BASE11])

@@ -293,8 +293,8 @@ class _NetconfChannel(asyncssh.SSHServerSession):
 
     def data_received(self, data: bytes, datatype: Any) -> None:
         connection = self.connection
-        if connection is None or datatype is not None:
-            return
+        if connection is None or datatype is not None or connection.session.closed:
+            return               # (what comes after the end is not kept)
         framer = self.framer
         framer.feed(data)
         session = connection.session
@@ -305,7 +305,8 @@ class _NetconfChannel(asyncssh.SSHServerSession):
                 connection.too_big(exc.limit)
                 return
             except FramingError as exc:
-                log.info("device %s, session %s: framing error: %s", self.device.name,
+                # a client's bug, which its author wants to see at the default level
+                log.warning("device %s, session %s: framing error: %s", self.device.name,
                          session.id, exc)
                 connection.end(Reason.OTHER, f"framing error: {exc}")
                 return
