@@ -21,7 +21,8 @@ class RawSsh:
     """One SSH connection with one netconf-subsystem channel."""
 
     def __init__(self, port: int, *, username: str = USER, password: str | None = PASSWORD,
-                 key: paramiko.PKey | None = None, subsystem: str | None = "netconf"):
+                 key: paramiko.PKey | None = None, subsystem: str | None = "netconf",
+                 window_size: int | None = None):
         sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
         self.transport = paramiko.Transport(sock)
         self.transport.banner_timeout = TIMEOUT
@@ -31,7 +32,7 @@ class RawSsh:
                 self.transport.auth_publickey(username, key)
             else:
                 self.transport.auth_password(username, password or "")
-            self.channel = self.transport.open_session(timeout=TIMEOUT)
+            self.channel = self.transport.open_session(window_size=window_size, timeout=TIMEOUT)
             self.channel.settimeout(TIMEOUT)
             if subsystem is not None:
                 self.channel.invoke_subsystem(subsystem)

@@ -17,6 +17,7 @@ from ncclient import manager
 from ncclient.operations import RPCError
 
 from emulator.transports.framing import Framing, frame
+from emulator.clock import VirtualClock
 from emulator.settings import Options
 from emulator.transports.ssh import SshError, raise_open_files_limit
 from tests.client import BASE10, BASE11, NC, NS, rpc_errors
@@ -376,6 +377,36 @@ def test_the_host_key_is_ed25519_and_kept_across_restarts(make_server, tmp_path)
     assert host_key_of(second, "edge-01") == key
 
 
+def test_hello_timeout_over_ssh(make_server):
+    server = make_server(ssh_port=0, hello_timeout=60, clock=VirtualClock())
+    with RawSsh(port(server)) as raw:
+        raw.recv()                             # the server's hello; ours never comes
+        server.advance(61)
+        _, stderr = raw.wait_closed()
+        assert "no <hello> within 60 s" in stderr
+
+
+def test_a_subscriber_that_stops_reading_is_let_go(make_server):
+    """SSH flow control: once the client's window and asyncssh's write buffer
+    are full, the notifications written are counted against the queue bound."""
+    server = make_server(ssh_port=0, notification_queue=20)
+    device = server.fleet.get("core-1")
+    with RawSsh(port(server), window_size=4096) as raw:
+        raw.start()
+        reply = raw.rpc('<create-subscription xmlns="urn:ietf:params:xml:ns:netconf:'
+                        'notification:1.0"/>')
+        assert reply.find("nc:ok", NS) is not None
+
+        def storm() -> None:
+            for _ in range(200):
+                device.raise_event("link-down", {"interface": "eth0"})
+                device.raise_event("link-up", {"interface": "eth0"})
+        server.call(storm)
+        assert server.call(lambda: device.stats["notification-overflows"]) == 1
+        _, stderr = raw.wait_closed()          # what was sent, then the end
+        assert "notification queue overflow" in stderr
+
+
 def test_a_device_reset_ends_its_ssh_sessions(ssh):
     raw = RawSsh(port(ssh, "access-03")).start()
     with raw:
@@ -395,6 +426,20 @@ def test_rebooting_and_unreachable_devices(make_server):
     server.call(lambda: device.set_status(Status.UNREACHABLE, 3600))
     with pytest.raises((paramiko.SSHException, EOFError, OSError)):
         RawSsh(port(server, "edge-01"))
+
+
+def test_a_hung_device_holds_its_hello_until_it_is_up(make_server):
+    from emulator.lifecycle import Status
+    server = make_server(ssh_port=0, clock=VirtualClock())
+    device = server.fleet.get("core-1")
+    server.call(lambda: device.set_status(Status.HUNG, 10))
+    with RawSsh(port(server)) as raw:            # the channel opens...
+        assert not raw.channel.recv_ready()       # ...and nothing is said
+        assert server.call(lambda: [s.started for s in device.sessions.values()]) == [False]
+        server.advance(11)
+        raw.start()                               # until the device is up again
+        assert raw.rpc("<get-config><source><running/></source></get-config>") \
+            .get("message-id") == "1"
 
 
 def test_shutdown_closes_ssh_sessions_with_a_reason(make_server):
