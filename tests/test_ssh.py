@@ -22,7 +22,7 @@ from emulator.settings import Options
 from emulator.transports.ssh import SshError, raise_open_files_limit
 from tests.client import BASE10, BASE11, NC, NS, rpc_errors
 from tests.conftest import RunningServer
-from tests.process import Served
+from tests.process import Served, run
 from tests.ssh_client import PASSWORD, USER, RawSsh
 
 NCM = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
@@ -547,6 +547,21 @@ def test_serve_prints_ssh_endpoints(tmp_path):
         with RawSsh(core) as raw:
             assert raw.start().session_id > 0
     assert (tmp_path / "d" / "ssh_host_ed25519_key").exists()
+
+
+def test_a_busy_ssh_port_stops_the_start_in_one_line(tmp_path):
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        fleet = tmp_path / "fleet.yaml"
+        fleet.write_text("devices:\n  - {name: solo, profile: router}\n")
+        result = run("serve", "--port", "0", "--ssh-port", str(taken), "--fleet", str(fleet),
+                     "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"netconf-emulator: error: cannot listen for SSH on "
+                                     f"127.0.0.1:{taken} (device solo): Address already in use")
 
 
 def test_without_ssh_port_no_ssh_is_served(tmp_path):
