@@ -36,9 +36,10 @@ TRANSPORT = (NCM_NS, "netconf-ssh")
 # Listening sockets wait in the kernel's queue; a fleet of thousands is
 # usually connected to a few devices at a time, so a short backlog is enough.
 BACKLOG = 64
-# Open files the process needs besides one listening socket per device:
-# the HTTP port, SQLite, clients' connections.
+# Open files the process wants besides one listening socket per device: the
+# HTTP port, SQLite, clients' connections; and the fewest it can start with.
 SPARE_FILES = 1024
+MIN_SPARE_FILES = 64
 # The SSH window: large enough that a 1 MiB <get> reply is not held up by
 # window adjustments (asyncssh's default is 2 MiB too).
 WINDOW = 2 * 1024 * 1024
@@ -58,21 +59,27 @@ def new_host_key() -> bytes:
     return asyncssh.generate_private_key("ssh-ed25519").export_private_key()
 
 
-def raise_open_files_limit(needed: int) -> None:
-    """Make room for ``needed`` open files, or say in one line what to do."""
+def raise_open_files_limit(devices: int) -> None:
+    """Make room for one listening socket per device and spare files, or say
+    in one line what to do."""
+    wanted, needed = devices + SPARE_FILES, devices + MIN_SPARE_FILES
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or soft >= needed:
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
         return
-    if hard != resource.RLIM_INFINITY and hard < needed:
-        raise SshError(f"serving SSH needs {needed} open files (one listening socket per "
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target < needed:
+        raise SshError(f"serving SSH needs {wanted} open files (one listening socket per "
                        f"device), and this process may open at most {hard}: raise the limit "
-                       f"(`ulimit -n {needed}` as root, or nofile in "
+                       f"(`ulimit -n {wanted}` as root, or nofile in "
                        f"/etc/security/limits.conf) or serve fewer devices over SSH")
+    if target <= soft:
+        return
     try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     except (ValueError, OSError) as exc:
-        raise SshError(f"serving SSH needs {needed} open files and the limit is {soft}; "
-                       f"raising it failed ({exc}): run `ulimit -n {needed}` first") from None
+        if soft < needed:
+            raise SshError(f"serving SSH needs {wanted} open files and the limit is {soft}; "
+                           f"raising it failed ({exc}): run `ulimit -n {wanted}` first") from None
 
 
 class SshServer:
@@ -96,7 +103,7 @@ class SshServer:
         self.connections: set[asyncssh.SSHServerConnection] = set()
 
     async def start(self) -> None:
-        raise_open_files_limit(len(self.devices) + SPARE_FILES)
+        raise_open_files_limit(len(self.devices))
         try:
             keys = (asyncssh.read_authorized_keys(str(self._authorized_keys))
                     if self._authorized_keys else None)
