@@ -181,17 +181,13 @@ class Emulator:
             taken[port] = device.name
             ports[device.name] = port
         try:
-            host_key = self._data_dir.host_key(new_host_key)
             ssh = SshServer(self.fleet, self.runtime, host=self.options.host, ports=ports,
-                            host_key=host_key, username=self.options.username,
-                            password=self.options.password,
+                            host_key=self._data_dir.host_key(new_host_key),
+                            username=self.options.username, password=self.options.password,
                             authorized_keys=self.options.authorized_keys)
             await ssh.start()
         except (DataDirError, SshError) as exc:
             raise StartError(str(exc)) from None
-        except ValueError as exc:        # a host key file that is not one
-            raise StartError(f"cannot read the SSH host key in {self.options.data_dir}: "
-                             f"{exc}") from None
         self.ssh = ssh
 
     def _check_stored(self, storage: Storage) -> None:

@@ -407,6 +407,18 @@ def test_a_subscriber_that_stops_reading_is_let_go(make_server):
         assert "notification queue overflow" in stderr
 
 
+def test_a_damaged_host_key_stops_the_start_in_one_line(tmp_path):
+    data = tmp_path / "d"
+    with Served("--ssh-port", "0", data_dir=data):
+        pass
+    (data / "ssh_host_ed25519_key").write_text("not a key\n")
+    result = run("serve", "--port", "0", "--ssh-port", "0", "--data-dir", str(data))
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("netconf-emulator: error: the SSH host key in the data dir is not one")
+    assert "--fresh" in line
+
+
 def test_a_device_reset_ends_its_ssh_sessions(ssh):
     raw = RawSsh(port(ssh, "access-03")).start()
     with raw:

@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 import asyncssh
 
+from emulator.datadir import HOST_KEY
 from emulator.device import Device
 from emulator.lifecycle import Admit
 from emulator.namespaces import BASE_1_1, NCM_NS
@@ -51,7 +52,11 @@ class SshError(Exception):
 
 
 def load_host_key(data: bytes) -> asyncssh.SSHKey:
-    return asyncssh.import_private_key(data)
+    try:
+        return asyncssh.import_private_key(data)
+    except (ValueError, asyncssh.KeyImportError) as exc:
+        raise SshError(f"the SSH host key in the data dir is not one ({exc}); delete "
+                       f"{HOST_KEY} to make a new one, or start with --fresh") from None
 
 
 def new_host_key() -> bytes:
