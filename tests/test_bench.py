@@ -52,4 +52,4 @@ def test_ssh_benchmark_runs():
     result = subprocess.run([sys.executable, "-m", "bench", "ssh", "--connects", "3", "--seconds",
                              "0.3", "--devices", "20"], capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
-    assert "connect + hello" in result.stdout and "20 devices with SSH ports" in result.stdout
+    assert "connect + hello" in result.stdout and "20 devices, --ssh-port" in result.stdout
