@@ -145,6 +145,20 @@ def test_a_lock_taken_over_ssh_is_seen_over_websocket_and_back(ssh):
         assert info.value.info and str(ws.session_id) in info.value.info
 
 
+def test_a_dropped_ssh_connection_releases_its_lock(ssh):
+    raw = RawSsh(port(ssh, "access-01")).start()
+    assert raw.rpc("<lock><target><candidate/></target></lock>").find("nc:ok", NS) is not None
+    with ssh.connect("access-01") as ws:
+        assert rpc_errors(ws.rpc("<lock><target><candidate/></target></lock>"))[0]["tag"] \
+            == "lock-denied"
+        raw.transport.sock.close()               # the TCP connection goes, no goodbye
+        device = ssh.fleet.get("access-01")
+        wait_until(lambda: ssh.call(lambda: raw.session_id not in device.sessions))
+        assert ws.rpc("<lock><target><candidate/></target></lock>").find("nc:ok", NS) is not None
+        ws.rpc("<unlock><target><candidate/></target></unlock>")
+    raw.close()
+
+
 def test_kill_session_across_transports(ssh):
     with nc_connect(ssh, "access-02") as m, ssh.connect("access-02") as ws:
         m.kill_session(str(ws.session_id))
