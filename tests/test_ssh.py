@@ -215,6 +215,32 @@ def test_netconf_console2_as_a_process(ssh):
     assert "<hostname>access-03" in result.stdout
 
 
+def test_openssh_client_with_a_key(ssh, client_key):
+    """``ssh -s netconf``, as yangcli and shell scripts connect (skipped without OpenSSH)."""
+    import shutil
+    if shutil.which("ssh") is None:
+        pytest.skip("no OpenSSH client here")
+    messages = (f'<hello xmlns="{NC}"><capabilities><capability>{BASE10}</capability>'
+                f'</capabilities></hello>]]>]]>'
+                f'<rpc message-id="1" xmlns="{NC}"><close-session/></rpc>]]>]]>')
+    result = subprocess.run(
+        ["ssh", "-i", str(client_key[0]), "-F", "/dev/null", "-o", "BatchMode=yes",
+         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+         "-o", "ConnectTimeout=10", "-p", str(port(ssh)), "carol@127.0.0.1", "-s", "netconf"],
+        input=messages, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    hello_text, reply, rest = result.stdout.split("]]>]]>")
+    assert "<session-id>" in hello_text and "<ok/>" in reply and rest.strip() == ""
+    # a session the server ends exits 1, its reason on stderr
+    result = subprocess.run(
+        ["ssh", "-i", str(client_key[0]), "-F", "/dev/null", "-o", "BatchMode=yes",
+         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o",
+         "LogLevel=error", "-p", str(port(ssh)), "carol@127.0.0.1", "-s", "netconf"],
+        input="<hello/>]]>]]>", capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert "netconf-emulator: expected <hello> in the base namespace" in result.stderr
+
+
 # -- framing ---------------------------------------------------------------------
 
 

@@ -399,7 +399,9 @@ class _Wire:
             chan.write_stderr(f"netconf-emulator: "
                               f"{termination.detail or termination.reason.value}\n".encode())
         chan.write_eof()
-        chan.close()
+        # an exit status, as a subsystem process would leave (OpenSSH's client
+        # exits 255 without one): 0 after <close-session>, 1 otherwise
+        chan.exit(0 if termination.reason is Reason.CLOSED else 1)
 
     def abort(self) -> None:
         conn = self.channel.server.conn
