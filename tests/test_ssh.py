@@ -13,6 +13,7 @@ from pathlib import Path
 import asyncssh
 import paramiko
 import pytest
+from lxml import etree
 from ncclient import manager
 from ncclient.operations import RPCError
 
@@ -143,6 +144,23 @@ def test_a_lock_taken_over_ssh_is_seen_over_websocket_and_back(ssh):
             m.lock("running")
         assert info.value.tag == "lock-denied"
         assert info.value.info and str(ws.session_id) in info.value.info
+
+
+def test_two_channels_of_one_connection_are_two_sessions(ssh):
+    from emulator.transports.framing import Framer
+    with RawSsh(port(ssh)) as raw:
+        raw.start()
+        second = raw.transport.open_session(timeout=10)
+        second.settimeout(10)
+        second.invoke_subsystem("netconf")
+        framer = Framer(1 << 20)
+        while (hello := framer.next_message()) is None:
+            framer.feed(second.recv(65536))
+        other_id = int(etree.fromstring(hello).findtext("nc:session-id", namespaces=NS))
+        assert other_id != raw.session_id
+        second.close()
+        # the first goes on
+        assert raw.rpc("<get-config><source><running/></source></get-config>").get("message-id") == "1"
 
 
 def test_a_dropped_ssh_connection_releases_its_lock(ssh):
