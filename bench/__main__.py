@@ -11,6 +11,7 @@ BENCHMARKS = {
     "notify": "bench.notify",
     "reset": "bench.reset",
     "scale": "bench.scale",
+    "ssh": "bench.ssh",
 }
 
 

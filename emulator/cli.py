@@ -63,7 +63,8 @@ def existing_file(text: str) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Emulate fleets of NETCONF devices over WebSocket.")
+    parser = _Parser(prog=PROG,
+                     description="Emulate fleets of NETCONF devices over WebSocket and SSH.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
@@ -88,7 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="accept requests that name this server NAME (IP addresses and "
                             "localhost always are); repeatable")
     serve.add_argument("--username", default="netconf",
-                       help="NETCONF username of sessions without a client certificate")
+                       help="NETCONF username of WebSocket sessions without a client "
+                            "certificate, and the SSH login with --password (default netconf)")
+    serve.add_argument("--ssh-port", type=port, default=None, metavar="BASE",
+                       help="serve NETCONF over SSH: device i of the fleet on port BASE+i "
+                            "(0: a free port for each); off by default")
+    serve.add_argument("--password", default="netconf",
+                       help="the SSH password of --username (default netconf: a lab default)")
+    serve.add_argument("--authorized-keys", type=existing_file, metavar="FILE",
+                       help="OpenSSH authorized_keys: these keys may log in over SSH as any user")
     serve.add_argument("--tls-cert", type=existing_file, metavar="PEM",
                        help="serve wss:// with this certificate")
     serve.add_argument("--tls-key", type=existing_file, metavar="PEM", help="its private key")
@@ -167,7 +176,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host, port=args.port, data_dir=args.data_dir, fresh=args.fresh,
         ping_interval=args.ping_interval,
         allow_origins=[o.rstrip("/") for o in args.allow_origin],
-        allow_hosts=args.allow_host, username=args.username, tls_cert=args.tls_cert,
+        allow_hosts=args.allow_host, username=args.username, ssh_port=args.ssh_port,
+        password=args.password, authorized_keys=args.authorized_keys, tls_cert=args.tls_cert,
         tls_key=args.tls_key, tls_client_ca=args.tls_client_ca)
     return asyncio.run(_serve(Emulator(fleet, options), args.autojump))
 
@@ -188,8 +198,10 @@ async def _serve(emulator: Emulator, autojump: float | None = None) -> int:
 
     http = "https" if emulator.scheme == "wss" else "http"
     lines = [f"api {http}://{emulator.netloc}/api/"]
-    lines += [f"endpoint {emulator.device_url(d)} device={d.name} profile={d.profile.name}"
-              for d in emulator.fleet]
+    for d in emulator.fleet:
+        lines.append(f"endpoint {emulator.device_url(d)} device={d.name} profile={d.profile.name}")
+        if emulator.ssh is not None:
+            lines.append(f"endpoint {emulator.ssh_url(d)} device={d.name} profile={d.profile.name}")
     lines.append(f"ready: {len(emulator.fleet)} devices on port {emulator.port}")
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()

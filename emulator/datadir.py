@@ -13,12 +13,15 @@ import fcntl
 import os
 import shutil
 from pathlib import Path
+from typing import Callable
 
 from emulator.datastore.storage import FILE_NAME
 
 MARKER = ".netconf-emulator-data"
+# The SSH host key, made once and kept so that clients' known_hosts stay valid.
+HOST_KEY = "ssh_host_ed25519_key"
 # What a data dir of ours may hold besides the marker (SQLite's WAL files too).
-OUR_FILES = {FILE_NAME, f"{FILE_NAME}-wal", f"{FILE_NAME}-shm", f"{FILE_NAME}-journal"}
+OUR_FILES = {FILE_NAME, f"{FILE_NAME}-wal", f"{FILE_NAME}-shm", f"{FILE_NAME}-journal", HOST_KEY}
 
 
 class DataDirError(Exception):
@@ -68,6 +71,24 @@ class DataDir:
                 self.release()
                 raise DataDirError(f"cannot empty data directory {path}: "
                                    f"{exc.strerror or exc}") from None
+
+    def host_key(self, generate: Callable[[], bytes]) -> bytes:
+        """The SSH host key kept in the data dir; made with ``generate`` the
+        first time (readable by its owner only)."""
+        path = self.path / HOST_KEY
+        try:
+            if path.exists():
+                return path.read_bytes()
+            data = generate()
+            partial = path.with_name(HOST_KEY + ".new")
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(partial, path)
+            return data
+        except OSError as exc:
+            raise DataDirError(f"cannot keep the SSH host key in {path}: "
+                               f"{exc.strerror or exc}") from None
 
     def release(self) -> None:
         if self._lock is not None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -39,7 +39,7 @@ from emulator.schema.validate import validate
 from emulator.yamlfile import FixtureError, YDict, check_keys, expect_list, expect_mapping, load
 
 MAX_COUNT = 1_000_000
-_DEVICE_KEYS = {"name", "profile", "count", "start", "vars"}
+_DEVICE_KEYS = {"name", "profile", "count", "start", "vars", "ssh_port"}
 _DEVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 
 
@@ -49,6 +49,8 @@ class Fleet:
     profiles: dict[str, Profile]
     devices: dict[str, Device]
     runtime: Runtime
+    # SSH ports a fleet file pins (device name -> port); the others follow --ssh-port.
+    ssh_ports: dict[str, int] = field(default_factory=dict)
 
     def get(self, name: str) -> Device | None:
         return self.devices.get(name)
@@ -109,6 +111,7 @@ def load_fleet(path: Path | None = None, runtime: Runtime | None = None) -> Flee
         return profiles[name]
 
     devices: dict[str, Device] = {}
+    ssh_ports: dict[str, int] = {}
     entries = expect_list(data["devices"], path, data.line_of("devices"), "'devices'")
     if not entries:
         raise FixtureError(path, entries.line, "the fleet has no devices")
@@ -117,13 +120,20 @@ def load_fleet(path: Path | None = None, runtime: Runtime | None = None) -> Flee
         check_keys(entry, _DEVICE_KEYS, path, "a device entry", required={"name", "profile"})
         profile = profile_named(entry["profile"], entry.line_of("profile"))
         first = None
-        for name, values in _stamp(entry, profile, path):
+        ssh_port = _int(entry, "ssh_port", 0, 1, 65535, path) if "ssh_port" in entry else None
+        for i, (name, values) in enumerate(_stamp(entry, profile, path)):
             if name in devices:
                 raise FixtureError(path, entry.line_of("name"), f"device {name!r} is defined twice")
             devices[name] = Device(name, profile, values, runtime, index=len(devices))
             first = first or devices[name]
+            if ssh_port is not None:
+                if ssh_port + i > 65535:
+                    raise FixtureError(path, entry.line_of("ssh_port"),
+                                       f"ssh_port {ssh_port} leaves no port for device {name}")
+                ssh_ports[name] = ssh_port + i
         _check_initial_config(first, path, entry.line)
-    return Fleet(source=path, profiles=profiles, devices=devices, runtime=runtime)
+    return Fleet(source=path, profiles=profiles, devices=devices, runtime=runtime,
+                 ssh_ports=ssh_ports)
 
 
 def _check_initial_config(device: Device, path: Path, line: int) -> None:

@@ -24,6 +24,7 @@ from emulator.monitoring import content_id
 from emulator.netconf.termination import Cause, Reason
 from emulator.schema.validate import validate
 from emulator.settings import Options
+from emulator.transports.ssh import SshError, SshServer, new_host_key
 from emulator.transports.websocket import NetconfWebSocket
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Emulator:
         self._server: tornado.httpserver.HTTPServer | None = None
         self._data_dir = DataDir(options.data_dir)
         self._flusher: tornado.ioloop.PeriodicCallback | None = None
+        self.ssh: SshServer | None = None
 
     @property
     def scheme(self) -> str:
@@ -62,6 +64,15 @@ class Emulator:
 
     def device_url(self, device: Device, host: str | None = None) -> str:
         return f"{self.scheme}://{host or self.netloc}/netconf/{device.name}"
+
+    def ssh_url(self, device: Device, host: str | None = None) -> str | None:
+        """The device's ssh:// URL, or None when SSH is not served."""
+        if self.ssh is None:
+            return None
+        if host is not None:      # the host the client named, without its port
+            host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            host = host.strip("[]")
+        return self.ssh.url(device, host)
 
     @property
     def netloc(self) -> str:
@@ -136,6 +147,14 @@ class Emulator:
                 sock.close()
             self._data_dir.release()
             raise StartError(str(exc)) from None
+        try:
+            await self._start_ssh()
+        except StartError:
+            for sock in sockets:
+                sock.close()
+            storage.close()
+            self._data_dir.release()
+            raise
         self.runtime.storage = storage
         self._start_clock(storage)
         self.port = sockets[0].getsockname()[1]
@@ -160,6 +179,34 @@ class Emulator:
                                 f"latest time in {self.options.data_dir / FILE_NAME}")
         for device in self.fleet:
             device.started = clock.now()
+
+    async def _start_ssh(self) -> None:
+        """With --ssh-port BASE: device i listens for SSH on BASE+i (or on the port
+        its fleet entry pins; 0 picks a free port for each)."""
+        base = self.options.ssh_port
+        if base is None:
+            return
+        ports: dict[str, int] = {}
+        taken: dict[int, str] = {}
+        for device in self.fleet:
+            port = self.fleet.ssh_ports.get(device.name, base + device.index if base else 0)
+            if port > 65535:
+                raise StartError(f"device {device.name} would listen for SSH on port {port}: "
+                                 "past 65535 (choose a lower --ssh-port)")
+            if port and port in taken:
+                raise StartError(f"devices {taken[port]} and {device.name} would both listen "
+                                 f"for SSH on port {port}")
+            taken[port] = device.name
+            ports[device.name] = port
+        try:
+            ssh = SshServer(self.fleet, self.runtime, host=self.options.host, ports=ports,
+                            host_key=self._data_dir.host_key(new_host_key),
+                            username=self.options.username, password=self.options.password,
+                            authorized_keys=self.options.authorized_keys)
+            await ssh.start()
+        except (DataDirError, SshError) as exc:
+            raise StartError(str(exc)) from None
+        self.ssh = ssh
 
     def _check_stored(self, storage: Storage) -> None:
         """Stored configuration written under another profile (the fleet file
@@ -187,6 +234,8 @@ class Emulator:
         """Stop listening and end every session cleanly."""
         if self._server is not None:
             self._server.stop()
+        if self.ssh is not None:
+            self.ssh.stop_listening()
         connections = self.runtime.connections
         for connection in list(connections):
             connection.end(Reason.OTHER, "server shutting down", Cause.SHUTDOWN)
@@ -199,6 +248,9 @@ class Emulator:
         if self._server is not None:
             await self._server.close_all_connections()
             self._server = None
+        if self.ssh is not None:
+            self.ssh.close()
+            self.ssh = None
         if self._flusher is not None:
             self._flusher.stop()
             self._flusher = None

@@ -23,6 +23,11 @@ class Options:
     allow_origins: list[str] = field(default_factory=list)
     allow_hosts: list[str] = field(default_factory=list)
     username: str = "netconf"
+    # NETCONF over SSH (RFC 6242): off (None), or device i on ssh_port + i (0: any free port each).
+    ssh_port: int | None = None
+    # A lab tool's default login, documented in the README: netconf / netconf.
+    password: str = "netconf"
+    authorized_keys: Path | None = None   # public keys that may log in as any user
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_client_ca: Path | None = None

@@ -54,3 +54,10 @@ def test_scale_benchmark_runs():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "each request different" in result.stdout and "fleet poll" in result.stdout
+
+
+def test_ssh_benchmark_runs():
+    result = subprocess.run([sys.executable, "-m", "bench", "ssh", "--connects", "3", "--seconds",
+                             "0.3", "--devices", "20"], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "connect + hello" in result.stdout and "20 devices, --ssh-port" in result.stdout

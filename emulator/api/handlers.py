@@ -130,13 +130,17 @@ class ApiHandler(tornado.web.RequestHandler):
         return value
 
     def device_summary(self, device: Device) -> dict[str, Any]:
-        return {
+        summary = {
             "name": device.name,
             "profile": device.profile.name,
             "url": self.emulator.device_url(device, host=self.request.host),
             "status": device.status.value,
             "session_count": len(device.sessions),
         }
+        ssh_url = self.emulator.ssh_url(device, host=self.request.host)
+        if ssh_url is not None:
+            summary["ssh_url"] = ssh_url
+        return summary
 
 
 class IndexHandler(ApiHandler):
