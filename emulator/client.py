@@ -163,6 +163,7 @@ class WebSocketSession(Session):
                                    create_connection=_Connection, **websocket_options)
         except (InvalidHandshake, InvalidURI, OSError, TimeoutError) as exc:
             raise WebSocketError(f"cannot open {url}: {exc}") from None
+        self._ws.__enter__()   # what `with connect(...)` does (websockets 17 asks for it); close() ends it
         if self._ws.subprotocol != SUBPROTOCOL:
             self._ws.close()
             raise WebSocketError(f"{url} did not select the WebSocket subprotocol "
