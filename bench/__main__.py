@@ -10,6 +10,7 @@ BENCHMARKS = {
     "netconf": "bench.netconf",
     "notify": "bench.notify",
     "reset": "bench.reset",
+    "fixture": "bench.fixture",
 }
 
 

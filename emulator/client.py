@@ -129,16 +129,22 @@ class _Connection(ClientConnection):
                 or event.opcode not in DATA_OPCODES:
             super().process_event(event)    # the handshake, pings and pongs, closing
             return
-        self._parts.append(bytes(event.data))
-        if not event.fin:
-            return
-        data, self._parts = b"".join(self._parts), []
-        message = data.decode("utf-8", "replace")
-        with self._receiver_lock:
-            if self._receiver is None:
-                self._held.append(message)
+        if not event.fin or self._parts:
+            self._parts.append(bytes(event.data))
+            if not event.fin:
                 return
-        self._receiver(message)
+            data, self._parts = b"".join(self._parts), []
+        else:
+            data = event.data
+        message = bytes(data).decode("utf-8", "replace")
+        receiver = self._receiver      # (only this thread reads it; set once, under the lock)
+        if receiver is None:
+            with self._receiver_lock:
+                if self._receiver is None:
+                    self._held.append(message)
+                    return
+                receiver = self._receiver
+        receiver(message)
 
 
 class WebSocketSession(Session):
