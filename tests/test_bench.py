@@ -46,3 +46,11 @@ def test_reset_benchmark_runs():
                              "--samples", "5"], capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     assert "reset one device" in result.stdout and "reset 10 devices" in result.stdout
+
+
+def test_fixture_benchmark_runs():
+    result = subprocess.run([sys.executable, "-m", "bench", "fixture", "--runs", "1", "--resets", "5",
+                             "--seconds", "0.2", "--rounds", "1"],
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "default fleet started" in result.stdout and "emulator.client" in result.stdout
