@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -222,3 +223,11 @@ def test_a_fresh_fleet_is_the_tests_own(pytester):
             fresh_netconf_fleet.assert_rpc("access-01", "edit-config", count=1)
     ''')
     result.assert_outcomes(passed=1)
+
+
+def test_the_readmes_example_test_passes(pytester):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    example = "# test_nms.py" + readme.split("```python\n# test_nms.py", 1)[1].split("```", 1)[0]
+    pytester.makepyfile(test_nms=example)
+    result = pytester.runpytest(*plugin_args(), "-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=5)
