@@ -28,12 +28,12 @@ Settings (the command line wins over the ini file)::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
-from emulator.testing import NetconfFleet
-from emulator.yamlfile import FixtureError
+if TYPE_CHECKING:
+    from emulator.testing import NetconfFleet
 
 CLOCKS = ("virtual", "real")
 
@@ -79,6 +79,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _start(config: pytest.Config, data_dir: Path) -> NetconfFleet:
+    # Imported here: every pytest run in an environment with this package loads
+    # the plugin, and only the runs that use a fleet should pay for the emulator.
+    from emulator.testing import NetconfFleet
+    from emulator.yamlfile import FixtureError
+
     fleet_file, clock = _settings(config)
     try:
         return NetconfFleet.start(fleet_file, data_dir=data_dir, clock=clock)
