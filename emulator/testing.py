@@ -54,7 +54,7 @@ class FleetError(Exception):
     """The fleet cannot do what the test asked; the message says why."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Rpc:
     """One request a client sent to a device, from the journal, parsed.
 
@@ -70,6 +70,19 @@ class Rpc:
     root: etree._Element
     text: str
     reply: etree._Element | None
+
+    def _key(self) -> tuple:
+        return (self.device, self.session, self.time, self.message_id, self.text)
+
+    def __eq__(self, other: object) -> bool:   # the same request, parsed twice, is equal
+        return isinstance(other, Rpc) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"<Rpc <{self.operation}> message-id={self.message_id!r} to {self.device}, "
+                f"session {self.session}>")
 
     @property
     def element(self) -> etree._Element:
