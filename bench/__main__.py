@@ -12,6 +12,7 @@ BENCHMARKS = {
     "reset": "bench.reset",
     "scale": "bench.scale",
     "ssh": "bench.ssh",
+    "fixture": "bench.fixture",
 }
 
 

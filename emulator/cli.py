@@ -11,7 +11,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from emulator import __version__
+from emulator import __version__, readyfile
 from emulator.clock import MIN_AUTOJUMP_IDLE, RealClock, VirtualClock
 from emulator.fleet import load_fleet
 from emulator.runtime import Limits, Runtime
@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--autojump", type=seconds, default=None, metavar="SECONDS",
                        help="with --clock virtual: whenever no client has sent anything for "
                             "SECONDS (real), jump to the next timer")
+    serve.add_argument("--ready-file", type=Path, metavar="PATH",
+                       help="once every device accepts sessions, write PATH (atomically): "
+                            "JSON with the port, the API's URL and every device's URLs")
     serve.add_argument("--log-level", default="warning",
                        choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=cmd_serve)
@@ -163,6 +166,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail("--autojump needs --clock virtual")
     if args.autojump is not None and args.autojump < MIN_AUTOJUMP_IDLE:
         return _fail(f"--autojump must be at least {MIN_AUTOJUMP_IDLE} (seconds of idleness)")
+    if args.ready_file is not None:
+        try:
+            readyfile.check_writable(args.ready_file)
+            readyfile.remove(args.ready_file)      # never a stale one from an earlier run
+        except readyfile.ReadyFileError as exc:
+            return _fail(exc)
     clock = VirtualClock() if args.clock == "virtual" else RealClock()
     limits = Limits(
         replay_size=args.replay_size, replay_age=args.replay_age,
@@ -179,10 +188,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         allow_hosts=args.allow_host, username=args.username, ssh_port=args.ssh_port,
         password=args.password, authorized_keys=args.authorized_keys, tls_cert=args.tls_cert,
         tls_key=args.tls_key, tls_client_ca=args.tls_client_ca)
-    return asyncio.run(_serve(Emulator(fleet, options), args.autojump))
+    return asyncio.run(_serve(Emulator(fleet, options), args.autojump, args.ready_file))
 
 
-async def _serve(emulator: Emulator, autojump: float | None = None) -> int:
+async def _serve(emulator: Emulator, autojump: float | None = None,
+                 ready_file: Path | None = None) -> int:
     try:
         await emulator.start()
     except StartError as exc:
@@ -203,6 +213,12 @@ async def _serve(emulator: Emulator, autojump: float | None = None) -> int:
         if emulator.ssh is not None:
             lines.append(f"endpoint {emulator.ssh_url(d)} device={d.name} profile={d.profile.name}")
     lines.append(f"ready: {len(emulator.fleet)} devices on port {emulator.port}")
+    if ready_file is not None:
+        try:
+            readyfile.write(ready_file, readyfile.describe(emulator))
+        except readyfile.ReadyFileError as exc:
+            await emulator.stop()
+            return _fail(exc, 1)
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
 
@@ -211,4 +227,9 @@ async def _serve(emulator: Emulator, autojump: float | None = None) -> int:
     if autojump is not None:
         emulator.runtime.clock.stop_autojump()
     await emulator.stop()
+    if ready_file is not None:
+        try:
+            readyfile.remove(ready_file)
+        except readyfile.ReadyFileError:
+            pass     # (the server stopped; a file left behind is the next start's to remove)
     return 0

@@ -61,3 +61,11 @@ def test_ssh_benchmark_runs():
                              "0.3", "--devices", "20"], capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     assert "connect + hello" in result.stdout and "20 devices, --ssh-port" in result.stdout
+
+
+def test_fixture_benchmark_runs():
+    result = subprocess.run([sys.executable, "-m", "bench", "fixture", "--runs", "1", "--resets", "5",
+                             "--seconds", "0.2", "--rounds", "1"],
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "default fleet started" in result.stdout and "emulator.client" in result.stdout
