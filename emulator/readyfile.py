@@ -38,16 +38,23 @@ def check_writable(path: Path) -> None:
 
 def describe(emulator: Any) -> dict[str, Any]:
     """What a client needs: the port, the API's URL and each device's URLs per
-    transport (only ``websocket`` today)."""
+    transport (``websocket``, and ``ssh`` when the server serves SSH)."""
     http = "https" if emulator.scheme == "wss" else "http"
     api = f"{http}://{emulator.netloc}/api/"
+
+    def urls(device: Any) -> dict[str, str]:
+        found = {"websocket": emulator.device_url(device)}
+        ssh = emulator.ssh_url(device)
+        if ssh is not None:
+            found["ssh"] = ssh
+        return found
+
     return {
         "pid": os.getpid(),
         "port": emulator.port,
         "api": api,
         "health": api + "health",
-        "devices": {device.name: {"profile": device.profile.name,
-                                  "urls": {"websocket": emulator.device_url(device)}}
+        "devices": {device.name: {"profile": device.profile.name, "urls": urls(device)}
                     for device in emulator.fleet},
     }
 

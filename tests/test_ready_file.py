@@ -82,3 +82,11 @@ def test_the_ci_recipe_reports_a_server_that_does_not_start(tmp_path):
     assert result.returncode == 1
     assert "no such file" in result.stderr and "netconf-emulator did not start" in result.stderr
     assert recipe().returncode == 2
+
+
+def test_the_ready_file_lists_ssh_urls_when_ssh_is_served(tmp_path):
+    ready = tmp_path / "ready.json"
+    with Served("--ready-file", str(ready), "--ssh-port", "0", data_dir=tmp_path / "d"):
+        content = json.loads(ready.read_text())
+        urls = content["devices"]["core-1"]["urls"]
+        assert urls["ssh"].startswith("ssh://") and urls["websocket"].startswith("ws://")
