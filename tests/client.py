@@ -15,6 +15,21 @@ BASE10 = "urn:ietf:params:netconf:base:1.0"
 BASE11 = "urn:ietf:params:netconf:base:1.1"
 
 
+SYS = "urn:ietf:params:xml:ns:yang:ietf-system"
+
+
+def hostname_edit(name: str, target: str = "running") -> str:
+    """An <edit-config> that sets the system's hostname: the smallest real change."""
+    return (f"<edit-config><target><{target}/></target><config><system xmlns='{SYS}'>"
+            f"<hostname>{name}</hostname></system></config></edit-config>")
+
+
+def hostname(client: "NetconfClient", source: str = "running") -> str:
+    reply = client.rpc(f"<get-config><source><{source}/></source><filter type='subtree'>"
+                       f"<system xmlns='{SYS}'><hostname/></system></filter></get-config>")
+    return reply.findtext(f".//{{{SYS}}}hostname")
+
+
 def hello(*caps: str) -> str:
     items = "".join(f"<capability>{c}</capability>" for c in caps)
     return f'<hello xmlns="{NC}"><capabilities>{items}</capabilities></hello>'

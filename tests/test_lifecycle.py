@@ -16,23 +16,12 @@ from emulator.clock import VirtualClock, rfc3339
 from emulator.fleet import load_fleet
 from emulator.lifecycle import Status
 from emulator.runtime import Runtime
-from tests.client import NC, NS, NetconfClient, rpc_errors
+from tests.client import NC, NS, NetconfClient, hostname, hostname_edit, rpc_errors
 from tests.memory import MemoryWire, connect, subscribe
 
 SYS = "urn:ietf:params:xml:ns:yang:ietf-system"
 NCN = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
 NCE = "urn:ietf:params:xml:ns:netconf:notification:1.0"
-
-
-def hostname_edit(name: str, target: str = "running") -> str:
-    return (f"<edit-config><target><{target}/></target><config><system xmlns='{SYS}'>"
-            f"<hostname>{name}</hostname></system></config></edit-config>")
-
-
-def hostname(client, source: str = "running") -> str:
-    reply = client.rpc(f"<get-config><source><{source}/></source><filter type='subtree'>"
-                       f"<system xmlns='{SYS}'><hostname/></system></filter></get-config>")
-    return reply.findtext(f".//{{{SYS}}}hostname")
 
 
 def ok(reply: etree._Element) -> None:

@@ -11,21 +11,10 @@ from emulator.clock import VirtualClock, rfc3339
 from emulator.fleet import load_fleet
 from emulator.runtime import Runtime
 from emulator.server import StartError
-from tests.client import NC, rpc_errors
+from tests.client import NC, hostname, hostname_edit, rpc_errors
 from tests.memory import MemoryWire, connect, subscribe
 
 SYS = "urn:ietf:params:xml:ns:yang:ietf-system"
-
-
-def hostname_edit(name: str, target: str = "running") -> str:
-    return (f"<edit-config><target><{target}/></target><config><system xmlns='{SYS}'>"
-            f"<hostname>{name}</hostname></system></config></edit-config>")
-
-
-def hostname(client, source: str = "running") -> str:
-    reply = client.rpc(f"<get-config><source><{source}/></source><filter type='subtree'>"
-                       f"<system xmlns='{SYS}'><hostname/></system></filter></get-config>")
-    return reply.findtext(f".//{{{SYS}}}hostname")
 
 
 # -- the virtual clock -------------------------------------------------------------------
