@@ -323,6 +323,7 @@ class _NetconfProtocol(WebSocketProtocol13):
             return
         self._failing = True
         self.client_terminated = True          # read no more frames
+        self._stop_pinging()
         stream = self.stream
         if self.server_terminated or stream is None or stream.closed():
             if stream is not None:
@@ -373,3 +374,10 @@ class _NetconfProtocol(WebSocketProtocol13):
             pass
         finally:
             stream.close()
+            self._stop_pinging()
+
+    def _stop_pinging(self) -> None:
+        # (Tornado stops its pings in close(); these ways out do not pass there)
+        if self._ping_coroutine is not None:
+            self._ping_coroutine.cancel()
+            self._ping_coroutine = None
