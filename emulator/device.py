@@ -218,10 +218,7 @@ class Device:
                 "changed": changed, "oper-status": "up" if now_up else "down"}
 
     def _admin_up(self, interface: str) -> bool:
-        for entry in self.running().iterfind(f"{{{IF_NS}}}interfaces/{{{IF_NS}}}interface"):
-            if entry.findtext(f"{{{IF_NS}}}name") == interface:
-                return entry.findtext(f"{{{IF_NS}}}enabled", "true").strip() != "false"
-        return True
+        return self.operational().admin_up(self.running(), interface)
 
     def lock_info(self, datastore: str) -> tuple[int, float] | None:
         """(session-id, locked-at) of a datastore's global lock, if any."""
