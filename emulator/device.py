@@ -10,6 +10,7 @@ socket, and its time comes from a scheduler, so it is tested without a server.
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from collections import Counter, OrderedDict, deque
 from copy import deepcopy
@@ -34,6 +35,8 @@ from emulator.operational import rfc3339 as operational_time
 from emulator.profile import Profile
 from emulator.scheduler import LoopScheduler
 from emulator.schema.tree import merge, prune
+
+log = logging.getLogger(__name__)
 
 # Session ids are unique in the whole process, hence across every device.
 _session_ids = itertools.count(1)
@@ -164,7 +167,10 @@ class Device:
         self.publish(events.session_start(session))
         # A client that connects will ask: the device's data is made now, not in
         # the middle of its first request or of an event (a fan-out to a fleet).
-        self.operational().sync(self.running())
+        try:
+            self.operational().sync(self.running())
+        except Exception:   # (its first request will say what is wrong; the hello stands)
+            log.exception("%s: could not prepare its data", self.name)
 
     def _config_changed(self, datastore: str, edits: list, session_id: int | None) -> None:
         self.publish(events.config_change(datastore, edits, self.sessions.get(session_id)))
