@@ -13,7 +13,6 @@ import itertools
 import logging
 import time
 from collections import Counter, OrderedDict, deque
-from copy import deepcopy
 from typing import Any, Callable, Iterator
 
 from lxml import etree
@@ -29,7 +28,7 @@ from emulator.netconf.session import Session, Transport
 from emulator.netconf.termination import Reason
 from emulator.notifications import (DEFAULT_REPLAY_AGE, DEFAULT_REPLAY_SIZE,
                                     INTERLEAVE_CAPABILITY, NOTIFICATION_CAPABILITY, EventLog)
-from emulator.netconf.xml import NC_NS, qn
+from emulator.netconf.xml import NC_NS
 from emulator.operational import IF_NS, OperationalState, interface_leaves
 from emulator.operational import rfc3339 as operational_time
 from emulator.profile import Profile
