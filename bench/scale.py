@@ -27,7 +27,9 @@ the last reply. The echo: N sessions, one message each, at once.
 Times are medians of ``--runs`` (fewer for the big <get>s and loads). The
 ratio: for a rate, netconf-emulator's as a share of the echo's (the aim for
 the headline row is >= 0.5); for a time, netconf-emulator's as a multiple of
-the echo's.
+the echo's. "its CPU": the emulator process's CPU time per request (per run,
+for times), read from /proc/PID/schedstat: on a shared machine, less disturbed
+by the load than the wall clock.
 """
 
 from __future__ import annotations
@@ -131,7 +133,33 @@ def load(size: int, n: int) -> str:
 COMMIT = f'<rpc message-id="c" xmlns="{NC}"><commit/></rpc>'
 
 
-async def rates(contenders: list, seconds: float, slices: int = 10) -> list[float]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process's main thread has used so far (the scheduler's count,
+    in nanoseconds: /proc/PID/stat counts in 10 ms ticks)."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+
+
+class Cpu:
+    """The emulator's CPU time spent on what is measured, by contender: a figure
+    the shared machine's load disturbs less than the clock on the wall."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.spent: dict[int, float] = {}
+
+    def __call__(self, key: int):
+        cpu = self
+
+        class Span:
+            def __enter__(self):
+                self.start = cpu_seconds(cpu.pid)
+
+            def __exit__(self, *exc):
+                cpu.spent[key] = cpu.spent.get(key, 0.0) + cpu_seconds(cpu.pid) - self.start
+        return Span()
+
+
+async def rates(contenders: list, seconds: float, cpu: Cpu, slices: int = 10) -> list[float]:
     """Round trips per second of each (session, request(n)) in ``contenders``,
     measured in turns of seconds/slices each, so that a change in the machine's
     load (it is shared) falls on all of them alike."""
@@ -141,75 +169,95 @@ async def rates(contenders: list, seconds: float, slices: int = 10) -> list[floa
         for i, (ws, request) in enumerate(contenders):
             started = time.perf_counter()
             deadline = started + seconds / slices
-            while time.perf_counter() < deadline:
-                await ask(ws, request(counts[i]))
-                counts[i] += 1
+            with cpu(i):
+                while time.perf_counter() < deadline:
+                    await ask(ws, request(counts[i]))
+                    counts[i] += 1
             spent[i] += time.perf_counter() - started
+    for i, count in enumerate(counts):
+        cpu.spent[i] = cpu.spent.get(i, 0.0) / max(count, 1)
     return [count / elapsed for count, elapsed in zip(counts, spent)]
 
 
-async def median_ms(pairs: list, runs: int) -> list[float]:
+async def median_ms(pairs: list, runs: int, cpu: Cpu) -> list[float]:
     """Median time (ms) of each (session, messages(n)) in ``pairs``: the messages
-    sent one after the other, each awaited; run by run in turns (see rates)."""
+    sent one after the other, each awaited; run by run in turns (see rates).
+    ``cpu`` gets the emulator's CPU time per run of the first pair."""
     samples: list[list[float]] = [[] for _ in pairs]
+    cpu.spent.clear()
     for n in range(runs):
         for i, (ws, messages) in enumerate(pairs):
             batch = messages(n)
             started = time.perf_counter()
-            for text in batch:
-                await ask(ws, text)
+            with cpu(i):
+                for text in batch:
+                    await ask(ws, text)
             samples[i].append(time.perf_counter() - started)
+    cpu.spent[0] = cpu.spent.get(0, 0.0) / runs
     return [statistics.median(s) * 1000 for s in samples]
 
 
-async def sizes_rows(port: int, echo_port: int, size: int, args) -> list[list[str]]:
+async def sizes_rows(port: int, echo_port: int, size: int, args, pid: int) -> list[list[str]]:
     ours = await connect(f"ws://127.0.0.1:{port}/netconf/big-{size}")
     loader = await connect(f"ws://127.0.0.1:{port}/netconf/load-{size}")
     echo = await connect(f"ws://127.0.0.1:{echo_port}/netconf/x")
+    cpu = Cpu(pid)
+
+    def ms(seconds: float) -> str:
+        return f"{seconds * 1000:.1f} ms"
+
     try:
         await ask(ours, filtered(0, size))   # the device's first use, outside the figures
         rows = []
         ours_rate, echo_rate, memo_rate = await rates(
             [(ours, lambda n: filtered(n, size)), (echo, lambda n: filtered(n, size)),
-             (ours, lambda n: filtered(n, size, distinct=False))], args.seconds)
+             (ours, lambda n: filtered(n, size, distinct=False))], args.seconds, cpu)
         rows.append(["one-entry filtered <get-config>, each request different", f"{size:,}",
-                     f"{ours_rate:,.0f}/s", f"{echo_rate:,.0f}/s", f"{ours_rate / echo_rate:.2f}"])
+                     f"{ours_rate:,.0f}/s", f"{echo_rate:,.0f}/s", f"{ours_rate / echo_rate:.2f}",
+                     f"{cpu.spent[0] * 1e6:.0f} us"])
         rows.append(["  the same request repeated (memoised)", f"{size:,}",
-                     f"{memo_rate:,.0f}/s", f"{echo_rate:,.0f}/s", f"{memo_rate / echo_rate:.2f}"])
+                     f"{memo_rate:,.0f}/s", f"{echo_rate:,.0f}/s", f"{memo_rate / echo_rate:.2f}",
+                     f"{cpu.spent[2] * 1e6:.0f} us"])
         reply = await ask(ours, GET_INTERFACES)
         assert reply.count("<oper-status>") == size, "every interface with its state"
         get_runs = max(3, args.runs // (1 + size // 2000))
         ours_ms, echo_ms = await median_ms([(ours, lambda n: [GET_INTERFACES]),
-                                            (echo, lambda n: [reply])], get_runs)
+                                            (echo, lambda n: [reply])], get_runs, cpu)
         rows.append(["<get> of every interface with state", f"{size:,}", f"{ours_ms:.1f} ms",
-                     f"{echo_ms:.1f} ms", f"{ours_ms / echo_ms:.1f}x"])
+                     f"{echo_ms:.1f} ms", f"{ours_ms / echo_ms:.1f}x", ms(cpu.spent[0])])
         pair = lambda n: [edit(size, n), COMMIT]   # noqa: E731
-        ours_ms, echo_ms = await median_ms([(ours, pair), (echo, pair)], args.runs)
+        ours_ms, echo_ms = await median_ms([(ours, pair), (echo, pair)], args.runs, cpu)
         rows.append(["one-leaf <edit-config> + <commit>", f"{size:,}", f"{ours_ms:.1f} ms",
-                     f"{echo_ms:.2f} ms", f"{ours_ms / echo_ms:.1f}x"])
+                     f"{echo_ms:.2f} ms", f"{ours_ms / echo_ms:.1f}x", ms(cpu.spent[0])])
         load_runs = max(3, args.runs // (1 + size // 2000))
         pair = lambda n: [load(size, n), COMMIT]   # noqa: E731
-        ours_ms, echo_ms = await median_ms([(loader, pair), (echo, pair)], load_runs)
+        ours_ms, echo_ms = await median_ms([(loader, pair), (echo, pair)], load_runs, cpu)
         rows.append(["bulk load + <commit>", f"{size:,}", f"{ours_ms:.1f} ms",
-                     f"{echo_ms:.1f} ms", f"{ours_ms / echo_ms:.1f}x"])
+                     f"{echo_ms:.1f} ms", f"{ours_ms / echo_ms:.1f}x", ms(cpu.spent[0])])
         return rows
     finally:
         for ws in (ours, loader, echo):
             await ws.close()
 
 
-async def poll(port: int, names: list[str], message: str, runs: int) -> list[float]:
+async def poll(port: int, names: list[str], message: str, runs: int,
+               cpu: Cpu | None = None) -> list[float]:
     """One message on every session at once, ``runs`` times; seconds until the
-    last reply, each time (the first includes each device's first use)."""
+    last reply, each time (the first includes each device's first use);
+    ``cpu`` gets the server's CPU time of each, by run."""
     sessions = []
     for start_at in range(0, len(names), 100):
         sessions += await asyncio.gather(*(connect(f"ws://127.0.0.1:{port}/netconf/{name}")
                                            for name in names[start_at:start_at + 100]))
     try:
         times = []
-        for _ in range(runs):
+        for run in range(runs):
             started = time.perf_counter()
-            replies = await asyncio.gather(*(ask(ws, message) for ws in sessions))
+            if cpu is not None:
+                with cpu(run):
+                    replies = await asyncio.gather(*(ask(ws, message) for ws in sessions))
+            else:
+                replies = await asyncio.gather(*(ask(ws, message) for ws in sessions))
             times.append(time.perf_counter() - started)
             assert all("</rpc-reply>" in r or message in r for r in replies)
         return times
@@ -236,20 +284,22 @@ def main(argv: list[str]) -> None:
         try:
             rows = []
             for size in sizes:
-                rows += asyncio.run(sizes_rows(port, echo_port, size, args))
+                rows += asyncio.run(sizes_rows(port, echo_port, size, args, ours.pid))
+            cpu = Cpu(ours.pid)
             echo_polls = asyncio.run(poll(echo_port, names, GET_INTERFACES, 3))
-            ours_polls = asyncio.run(poll(port, names, GET_INTERFACES, 3))
+            ours_polls = asyncio.run(poll(port, names, GET_INTERFACES, 3, cpu))
             label = f"fleet poll: <get> of interface state on {args.devices:,} devices at once"
-            for what, ours_s, echo_s in (
-                    (f"{label}, first (each device's first use)", ours_polls[0], echo_polls[0]),
+            for what, ours_s, echo_s, cpu_s in (
+                    (f"{label}, first (each device's first use)", ours_polls[0], echo_polls[0],
+                     cpu.spent[0]),
                     ("  then (median of the next two)", statistics.median(ours_polls[1:]),
-                     statistics.median(echo_polls[1:]))):
+                     statistics.median(echo_polls[1:]), (cpu.spent[1] + cpu.spent[2]) / 2)):
                 rows.append([what, "9 each", f"{ours_s * 1000:.0f} ms", f"{echo_s * 1000:.0f} ms",
-                             f"{ours_s / echo_s:.1f}x"])
+                             f"{ours_s / echo_s:.1f}x", f"{cpu_s * 1000:.0f} ms"])
         finally:
             for process in (echo, ours):
                 process.terminate()
                 process.wait(30)
     print_table("scale: reads and edits by the size of the device, beside a raw Tornado "
                 "WebSocket echo (same client, same run)",
-                ["", "entries", "netconf-emulator", "echo", "ratio"], rows)
+                ["", "entries", "netconf-emulator", "echo", "ratio", "its CPU"], rows)

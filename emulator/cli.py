@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import re
 import signal
@@ -191,12 +192,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(Emulator(fleet, options), args.autojump, args.ready_file))
 
 
+# (Python's defaults are 700, 10, 10: a young-generation pass every 700 allocations.)
+GC_THRESHOLDS = (10_000, 50, 100)
+
+
 async def _serve(emulator: Emulator, autojump: float | None = None,
                  ready_file: Path | None = None) -> int:
     try:
         await emulator.start()
     except StartError as exc:
         return _fail(exc, 1)
+    # What start-up made (compiled schemas, the fleet) lives as long as the
+    # process: the garbage collector need not walk it again. And it runs less
+    # often: a full pass over a fleet of 1,000 used devices took 100-250 ms, in
+    # the middle of whatever the server was doing (delivering an event to every
+    # device, say); most of what the server makes is freed by reference counts.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     if autojump is not None:
         emulator.runtime.clock.start_autojump(autojump)
     for notice in emulator.notices:

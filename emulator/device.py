@@ -12,6 +12,7 @@ hung; ``reset()`` puts it back to its fixture, ``reboot()`` restarts it.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, OrderedDict, deque
 from typing import Any, Callable, Iterator
 
@@ -32,6 +33,8 @@ from emulator.operational import OperationalState, interface_leaves
 from emulator.profile import Profile
 from emulator.runtime import Runtime
 from emulator.schema.tree import merge, prune
+
+log = logging.getLogger(__name__)
 
 # A journal keeps this much of each message; the rest is cut and marked.
 JOURNAL_TEXT_LIMIT = 256 * 1024
@@ -179,7 +182,10 @@ class Device:
         self.publish(events.session_start(session))
         # A client that connects will ask: the device's data is made now, not in
         # the middle of its first request or of an event (a fan-out to a fleet).
-        self.operational().sync(self.running())
+        try:
+            self.operational().sync(self.running())
+        except Exception:   # (its first request will say what is wrong; the hello stands)
+            log.exception("%s: could not prepare its data", self.name)
 
     def _config_changed(self, datastore: str, edits: list, session_id: int | None) -> None:
         self.publish(events.config_change(datastore, edits, self.sessions.get(session_id)))
@@ -233,10 +239,7 @@ class Device:
                 "changed": changed, "oper-status": "up" if now_up else "down"}
 
     def _admin_up(self, interface: str) -> bool:
-        for entry in self.running().iterfind(f"{{{IF_NS}}}interfaces/{{{IF_NS}}}interface"):
-            if entry.findtext(f"{{{IF_NS}}}name") == interface:
-                return entry.findtext(f"{{{IF_NS}}}enabled", "true").strip() != "false"
-        return True
+        return self.operational().admin_up(self.running(), interface)
 
     def lock_info(self, datastore: str) -> tuple[int, float] | None:
         """(session-id, locked-at) of a datastore's global lock, if any."""

@@ -176,6 +176,13 @@ class OperationalState:
         self._synced = self._summarised = config
         self._configured = summary
 
+    def admin_up(self, config: etree._Element, name: str) -> bool:
+        """Is the interface enabled in ``config``? (True when it is not configured.)"""
+        for configured, enabled, _ in self._summary(config):   # (kept per configuration)
+            if configured == name:
+                return enabled
+        return True
+
     def _summary(self, config: etree._Element) -> list[tuple[str | None, bool, bool]]:
         """(name, enabled, is Ethernet) of each configured interface, in order
         (made by sync() when it looks at every interface, else here once per tree)."""

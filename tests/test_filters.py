@@ -199,7 +199,7 @@ def random_xpath(rng: random.Random) -> str:
     literal = f"{quote}{value}{quote}".replace('"', "&quot;").replace("\n", "&#10;")
     predicate = f"[if:name = {literal}]" if rng.random() < 0.9 else f"[if:type={literal}]"
     if rng.random() < 0.2:
-        predicate += f"[if:enabled='true']"
+        predicate += "[if:enabled='true']"
     tail = rng.choice(["", "/if:oper-status", "/if:name", "/ip:ipv4/ip:address",
                        "/ip:ipv4/ip:address[ip:ip='10.0.3.1']/ip:prefix-length",
                        "/if:statistics/if:in-octets", "/if:nothing"])

@@ -84,5 +84,5 @@ def test_get_builds_only_what_the_filter_can_reach(device, monkeypatch):
     assert built == [f"{{{NCM}}}netconf-state"]
     assert data.find(f"{{{NCM}}}netconf-state/{{{NCM}}}sessions") is not None
     built.clear()
-    ask(device, f'<get><filter type="xpath" select="//*[local-name()=\'name\']"/></get>')
+    ask(device, '<get><filter type="xpath" select="//*[local-name()=\'name\']"/></get>')
     assert f"{{{YL}}}yang-library" in built   # an XPath beyond the simple form: everything

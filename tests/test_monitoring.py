@@ -270,3 +270,22 @@ def test_the_yang_library_implements_what_the_server_serves(server):
     implemented = set(data.xpath("//y:module/y:name/text()",
                                  namespaces={"y": "urn:ietf:params:xml:ns:yang:ietf-yang-library"}))
     assert {"ietf-netconf", "ietf-datastores", "ietf-netconf-with-defaults"} <= implemented
+
+
+@pytest.mark.parametrize("how", ["subtree", "xpath"])
+def test_a_selected_state_leaf_comes_with_its_entry_key_over_the_wire(server, how):
+    """RFC 6241 6.2.5: an <interface> carrying only oper-status could not be tied
+    to its entry (and a validator refuses a list entry without its key)."""
+    if how == "subtree":
+        body = filtered(f'<interfaces xmlns="{IF}"><interface><oper-status/></interface>'
+                        "</interfaces>")
+    else:
+        body = (f'<filter type="xpath" xmlns:if="{IF}" '
+                'select="/if:interfaces/if:interface/if:oper-status"/>')
+    with server.connect("access-01") as client:
+        data = data_of(client.rpc(f"<get>{body}</get>"))
+    entries = data.findall(f"{{{IF}}}interfaces/{{{IF}}}interface")
+    assert len(entries) == 9
+    for entry in entries:
+        assert [etree.QName(e).localname for e in entry] == ["name", "oper-status"]
+    assert entries[1].findtext(f"{{{IF}}}name") == "ge-0/0/1"

@@ -607,15 +607,13 @@ def validate_change(schema: Schema, root: etree._Element, touched: Iterable[etre
             run.check_node(element, node)
             parents[id(element.getparent())] = element.getparent()
             # keys and unique of every list the change sits in, if it touched them
-            subtree = {item.tag for item in element.iter() if type(item.tag) is str}
+            subtree, local_names = _tags_below(element, node)
             ancestor, ancestor_node = element.getparent(), node.parent
             while ancestor is not None and ancestor is not root and ancestor_node is not None:
                 if ancestor_node.keyword == "list" and subtree & ancestor_node.identity_tags:
                     parents[id(ancestor.getparent())] = ancestor.getparent()
                 ancestor, ancestor_node = ancestor.getparent(), ancestor_node.parent
-            for item in element.iter():
-                if type(item.tag) is str:
-                    names.add(item.tag.rpartition("}")[2])
+            names |= local_names
         for parent, tag in removed:
             names.add(tag.rpartition("}")[2])
             if _in_tree(parent, root):
@@ -647,6 +645,29 @@ def validate_change(schema: Schema, root: etree._Element, touched: Iterable[etre
     finally:
         run.remove_defaults()
     return run.errors
+
+
+def _tags_below(element: etree._Element, node: SchemaNode) -> tuple[frozenset[str], frozenset[str]]:
+    """The tags, and local names, an element and what is below it can hold: for a
+    leaf its own; for a subtree those its schema node allows (a superset, known
+    without walking a subtree that may hold a bulk load of 10,000 entries; any
+    element the schema does not know is refused on its own)."""
+    if not len(element):
+        return frozenset((element.tag,)), frozenset((element.tag.rpartition("}")[2],))
+    found = _BELOW.get(id(node))
+    if found is None or found[0] is not node:
+        tags: set[str] = {element.tag}
+        pending = list(node.by_tag.values())
+        while pending:
+            current = pending.pop()
+            tags.add(current.tag)
+            pending.extend(current.by_tag.values())
+        found = _BELOW[id(node)] = (node, frozenset(tags),
+                                    frozenset(t.rpartition("}")[2] for t in tags))
+    return found[1], found[2]
+
+
+_BELOW: dict[int, tuple[SchemaNode, frozenset[str], frozenset[str]]] = {}
 
 
 def _in_tree(element: etree._Element, root: etree._Element) -> bool:
