@@ -269,3 +269,46 @@ def test_selects_says_whether_apply_would_select_anything(device, state):
             except RpcError:
                 continue
             assert filters.selects(tree, element, "/f") == selected, text
+
+
+# -- what an XPath filter may cost ---------------------------------------------------------
+
+@pytest.mark.parametrize("select", [
+    "//*[count(//*[count(//*)])]",
+    "//*[count(//*)]",
+    "/a:x[descendant::*[preceding::*]]",
+    "/a:x" + "[a:y" * 9 + "]" * 9,
+    "/a:x[" + "a:y or " * 800 + "a:z]",
+])
+def test_filters_that_would_hold_the_loop_are_refused_before_they_run(select):
+    data = etree.fromstring(f'<data xmlns="{NC}"/>')
+    spec = etree.fromstring(f'<filter xmlns="{NC}" xmlns:a="urn:a" type="xpath"/>')
+    spec.set("select", select)
+    with pytest.raises(RpcError) as refused:
+        filters.apply(data, spec, "/nc:rpc/nc:get/nc:filter")
+    assert refused.value.tag == "resource-denied" and "refused" in refused.value.message
+
+
+@pytest.mark.parametrize("select", [
+    "//a:interface[a:oper-status='down']",
+    "/a:interfaces/a:interface[a:name='eth0']/a:oper-status",
+    "/a:x[.//a:y]",
+    "/a:x/a:y[a:z='1'] | //a:w",
+])
+def test_ordinary_filters_still_run(select):
+    data = etree.fromstring(f'<data xmlns="{NC}"/>')
+    spec = etree.fromstring(f'<filter xmlns="{NC}" xmlns:a="urn:a" type="xpath"/>')
+    spec.set("select", select)
+    assert len(filters.apply(data, spec, "/nc:rpc/nc:get/nc:filter")) == 0
+
+
+def test_a_filter_bomb_is_answered_at_once_and_others_never_notice(server):
+    import time
+    bomb = '<get><filter type="xpath" select="//*[count(//*[count(//*[count(//*)])])]"/></get>'
+    with server.connect("core-1") as attacker, server.connect("edge-01") as bystander:
+        began = time.perf_counter()
+        reply = attacker.rpc(bomb)
+        assert time.perf_counter() - began < 1.0
+        assert "resource-denied" in etree.tostring(reply).decode()
+        assert bystander.rpc("<get-config><source><running/></source></get-config>") \
+            .find(f"{{{NC}}}data") is not None

@@ -26,6 +26,7 @@ import re
 from copy import deepcopy
 
 from lxml import etree
+from pyang import xpath_lexer
 
 from emulator.errors import RpcError
 from emulator.namespaces import NC_NS
@@ -383,8 +384,53 @@ def xpath(data: etree._Element, expression: str, namespaces: dict[str | None, st
     return _xpath(data, expression, namespaces, error_path, schema, index).copy(data)
 
 
+# What an XPath filter may cost (lxml cannot stop an evaluation once it runs,
+# and it runs on the loop every device shares): a scan (``//`` or an axis that
+# walks many nodes) inside a predicate or a function's argument, with another
+# scan around it, costs the product of the two (``//*[count(//*)]`` is N x N,
+# one level more N x N x N). Such filters are refused before they run, as are
+# very long or very deeply nested ones. No filter an NMS sends needs them.
+MAX_XPATH_LENGTH = 4096
+MAX_XPATH_NESTING = 8
+_SCANNING_AXES = {"descendant", "descendant-or-self", "ancestor", "ancestor-or-self",
+                  "following", "preceding", "following-sibling", "preceding-sibling"}
+
+
+def _too_costly(expression: str) -> str | None:
+    """Why an XPath filter would cost more than the server allows, or None."""
+    if len(expression) > MAX_XPATH_LENGTH:
+        return f"it is longer than {MAX_XPATH_LENGTH} characters"
+    try:
+        tokens = [t for t in xpath_lexer.scan(expression) if t.type != "_whitespace"]
+    except Exception:  # (pyang's lexer raises plain exceptions: the compile says why)
+        return None
+    depth = deepest = scans = nested_scans = 0
+    for token in tokens:
+        if token.type in ("LBRACKET", "LPAREN"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token.type in ("RBRACKET", "RPAREN"):
+            depth -= 1
+        elif token.type == "DOUBLESLASH" or (token.type == "axis"
+                                             and token.value in _SCANNING_AXES):
+            scans += 1
+            nested_scans += depth > 0
+    if deepest > MAX_XPATH_NESTING:
+        return f"it nests predicates and arguments more than {MAX_XPATH_NESTING} deep"
+    if nested_scans and scans > 1:
+        return ("it scans the data (// or a descendant, ancestor, following or preceding "
+                "axis) inside a predicate or an argument of another scan, which costs the "
+                "product of both")
+    return None
+
+
 def _xpath(data: etree._Element, expression: str, namespaces: dict[str | None, str],
            error_path: str, schema: Schema | None, index: KeyIndex | None) -> Selection:
+    problem = _too_costly(expression)
+    if problem is not None:
+        raise RpcError("resource-denied", "protocol",
+                       f"XPath filter {expression[:200]!r} is refused: {problem}",
+                       path=error_path, path_ns={"nc": NC_NS})
     steps = _simple_steps(expression, namespaces) if index is not None else None
     try:
         text, _ = rewrite(expression, None)   # (refuses what lxml would take but YANG not)
