@@ -690,13 +690,17 @@ def _seen(parent: etree._Element, schema_node: SchemaNode) -> dict[SchemaNode, l
 
 
 def _outermost(elements: list[etree._Element]) -> list[etree._Element]:
+    """The elements none of whose ancestors is among them, once each, in order
+    (a set for what is already taken: a 50,000-entry edit is not quadratic)."""
     chosen = set(elements)
     result = []
+    taken: set[etree._Element] = set()
     for element in elements:
         ancestor = element.getparent()
         while ancestor is not None and ancestor not in chosen:
             ancestor = ancestor.getparent()
-        if ancestor is None and element not in result:
+        if ancestor is None and element not in taken:
+            taken.add(element)
             result.append(element)
     return result
 
