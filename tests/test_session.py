@@ -411,3 +411,17 @@ def test_a_declaration_first_and_other_requests_are_not_confused(device):
     other = GET_HOSTNAME.replace("<hostname/>", "<contact/>")
     reply = rpc(session, transport, other, attrs='message-id="d3"')
     assert reply.get("message-id") == "d3" and hostname_of(reply) is None
+
+
+def test_a_request_with_50000_namespace_declarations_is_answered_at_once(device):
+    import time
+    session, transport = open_session(device)
+    declarations = " ".join(f'xmlns:p{i}="urn:x:{i}"' for i in range(50_000))
+    began = time.perf_counter()
+    transport.receive(f'<nc:rpc xmlns:nc="{NC}" message-id="1" {declarations} xmlns:q="urn:q" '
+                      'q:tag="v"><nc:get-config><nc:source><nc:running/></nc:source>'
+                      "</nc:get-config></nc:rpc>")
+    assert time.perf_counter() - began < 2.0            # (it took 18 s)
+    reply = transport.last()
+    assert reply.get("message-id") == "1" and reply.get("{urn:q}tag") == "v"
+    assert len(reply.nsmap) == 2 and reply.find("nc:data", NS) is not None

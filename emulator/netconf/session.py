@@ -374,11 +374,16 @@ class Session:
         if len(attributes) == 1 and rpc.prefix is None:
             # the usual <rpc message-id=".." xmlns=base>: nothing else to carry over
             return etree.Element(qn("rpc-reply"), attrib=dict(attributes), nsmap=_REPLY_NSMAP)
-        nsmap = dict(rpc.nsmap)
-        if nsmap.get(None) not in (None, NC_NS):
-            nsmap.pop(None)
-        if NC_NS not in nsmap.values():
-            nsmap[None] = NC_NS
+        # Only the namespaces the reply uses: its own (under the request's prefix)
+        # and those of the attributes it carries. (Copying every declaration of
+        # the request costs lxml time quadratic in their number.)
+        nsmap: dict[str | None, str] = {rpc.prefix: NC_NS}
+        qualified = {name[1:].partition("}")[0] for name in attributes if name[0] == "{"}
+        if qualified:
+            for prefix, uri in rpc.nsmap.items():
+                if uri in qualified and prefix is not None and prefix not in nsmap:
+                    nsmap[prefix] = uri
+                    qualified.discard(uri)
         reply = etree.Element(qn("rpc-reply"), nsmap=nsmap)
         for name, value in rpc.attrib.items():
             reply.set(name, value)
