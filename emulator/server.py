@@ -246,7 +246,14 @@ class Emulator:
         for connection in list(connections):
             connection.abort()
         if self._server is not None:
-            await self._server.close_all_connections()
+            # (a connection stuck mid-way, say in a TLS handshake, must not hold
+            # the stop for ever: after the grace it is left to the process's end)
+            try:
+                await asyncio.wait_for(self._server.close_all_connections(),
+                                       self.options.shutdown_grace)
+            except asyncio.TimeoutError:
+                log.warning("some HTTP connections did not close within %g s",
+                            self.options.shutdown_grace)
             self._server = None
         if self.ssh is not None:
             self.ssh.close()

@@ -409,3 +409,4 @@ def test_sessions_are_recorded_with_username_and_source(server):
         assert sessions[client.session_id][:2] == ("netconf", "127.0.0.1")
         # the hello may still be in flight; the state is one of the two live ones
         assert sessions[client.session_id][2] in (State.AWAIT_HELLO, State.OPEN)
+
