@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ready-file", type=Path, metavar="PATH",
                        help="once every device accepts sessions, write PATH (atomically): "
                             "JSON with the port, the API's URL and every device's URLs")
+    serve.add_argument("--quiet", action="store_true",
+                       help="print only the api and ready lines, no endpoint lines (fleets of "
+                            "more than 1,000 devices get a summary line anyway)")
     serve.add_argument("--log-level", default="warning",
                        choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=cmd_serve)
@@ -189,15 +192,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         allow_hosts=args.allow_host, username=args.username, ssh_port=args.ssh_port,
         password=args.password, authorized_keys=args.authorized_keys, tls_cert=args.tls_cert,
         tls_key=args.tls_key, tls_client_ca=args.tls_client_ca)
-    return asyncio.run(_serve(Emulator(fleet, options), args.autojump, args.ready_file))
+    return asyncio.run(_serve(Emulator(fleet, options), args.autojump, args.ready_file,
+                              args.quiet))
 
 
 # (Python's defaults are 700, 10, 10: a young-generation pass every 700 allocations.)
 GC_THRESHOLDS = (10_000, 50, 100)
 
 
+# More devices than this get one summary line instead of one line each.
+ENDPOINT_LINES = 1000
+
+
 async def _serve(emulator: Emulator, autojump: float | None = None,
-                 ready_file: Path | None = None) -> int:
+                 ready_file: Path | None = None, quiet: bool = False) -> int:
     try:
         await emulator.start()
     except StartError as exc:
@@ -221,10 +229,18 @@ async def _serve(emulator: Emulator, autojump: float | None = None,
 
     http = "https" if emulator.scheme == "wss" else "http"
     lines = [f"api {http}://{emulator.netloc}/api/"]
-    for d in emulator.fleet:
-        lines.append(f"endpoint {emulator.device_url(d)} device={d.name} profile={d.profile.name}")
-        if emulator.ssh is not None:
-            lines.append(f"endpoint {emulator.ssh_url(d)} device={d.name} profile={d.profile.name}")
+    if not quiet and len(emulator.fleet) <= ENDPOINT_LINES:
+        for d in emulator.fleet:
+            lines.append(f"endpoint {emulator.device_url(d)} device={d.name} "
+                         f"profile={d.profile.name}")
+            if emulator.ssh is not None:
+                lines.append(f"endpoint {emulator.ssh_url(d)} device={d.name} "
+                             f"profile={d.profile.name}")
+    elif not quiet:
+        ssh = ", and over SSH" if emulator.ssh is not None else ""
+        lines.append(f"endpoints: {len(emulator.fleet)} devices at "
+                     f"{emulator.scheme}://{emulator.netloc}/netconf/DEVICE{ssh} "
+                     "(GET /api/devices lists each one's URLs)")
     lines.append(f"ready: {len(emulator.fleet)} devices on port {emulator.port}")
     if ready_file is not None:
         try:

@@ -172,3 +172,14 @@ def test_a_virtual_clock_moves_only_when_told(tmp_path):
             assert moved["time"] == "2025-01-01T00:00:30.000000Z" and moved["timers_run"] == 1
             reply = client.rpc("<get-config><source><running/></source></get-config>")
             assert reply.findtext(f".//{{{sys_ns}}}hostname") == "core-1"   # rolled back
+
+
+def test_quiet_prints_no_endpoint_lines_and_large_fleets_get_a_summary(tmp_path):
+    with Served("--quiet", data_dir=tmp_path / "q") as served:
+        assert [line.split()[0] for line in served.lines] == ["api", "ready:"]
+    fleet = tmp_path / "big.yaml"
+    fleet.write_text("devices:\n  - name: sw-{n:04d}\n    count: 1001\n    profile: switch\n")
+    with Served("--fleet", str(fleet), data_dir=tmp_path / "b") as served:
+        assert not [line for line in served.lines if line.startswith("endpoint ")]
+        [summary] = [line for line in served.lines if line.startswith("endpoints:")]
+        assert "1001 devices" in summary and "/netconf/DEVICE" in summary
