@@ -13,6 +13,7 @@ hung; ``reset()`` puts it back to its fixture, ``reboot()`` restarts it.
 from __future__ import annotations
 
 import logging
+import fnmatch
 from collections import Counter, OrderedDict, deque
 from typing import Any, Callable, Iterator
 
@@ -210,6 +211,12 @@ class Device:
         if state.link(parameters["interface"]) is None:
             raise NoSuchInterface(f"{self.name} has no interface {parameters['interface']!r} "
                                   f"(it has {', '.join(state.links)})")
+
+    def interfaces(self, pattern: str = "*") -> list[str]:
+        """The names of the device's interfaces that match a glob, in order."""
+        state = self.operational()
+        state.sync(self.running())
+        return [name for name in state.links if fnmatch.fnmatchcase(name, pattern)]
 
     def raise_event(self, name: str, parameters: dict[str, Any]) -> dict[str, Any]:
         """An event of the device model (see events.CATALOGUE); raises DeviceError."""

@@ -137,18 +137,29 @@ def test_not_json_is_a_400(server):
 
 def test_fleet_wide_events(make_server):
     running = make_server()
-    status, answer = running.api("/api/events", method="POST", body=json.dumps(
-        {"event": "link-down", "interface": "eth0", "devices": ["core-1", "edge-01"]}).encode())
-    assert status == 200 and answer == {"raised": 2, "changed": 2}
-    status, answer = running.api("/api/events", method="POST", body=json.dumps(
-        {"event": "link-up", "interface": "eth0", "devices": ["core-1", "nope"]}).encode())
-    assert status == 404
-    status, answer = running.api("/api/events", method="POST", body=json.dumps(
-        {"event": "link-up", "interface": "eth1"}).encode())    # the switches have no eth1
+
+    def post(body: dict) -> tuple[int, dict]:
+        return running.api("/api/events", method="POST", body=json.dumps(body).encode())
+
+    # named devices and a plain interface: all or nothing
+    assert post({"event": "link-down", "interface": "eth0", "devices": ["core-1", "edge-01"]}) \
+        == (200, {"matched": 2, "raised": 2, "changed": 2})
+    assert post({"event": "link-up", "interface": "eth0", "devices": ["core-1", "nope"]})[0] == 404
+    status, answer = post({"event": "link-up", "interface": "eth1",
+                           "devices": ["core-1", "access-01"]})   # the switches have no eth1
     assert status == 404 and "access-01" in answer["error"]
-    # all or nothing: core-1's eth0 is still down
-    assert running.call(lambda: running.emulator.fleet.get("core-1").operational()
-                        .link("eth0").oper_up) is False
+    assert running.call(lambda: running.fleet.get("core-1").operational()
+                        .link("eth0").oper_up) is False          # (core-1's eth0 is still down)
+    # no device list, on a mixed fleet: the devices that have the interface
+    assert post({"event": "link-down", "interface": "eth1"}) == \
+        (200, {"matched": 3, "raised": 3, "changed": 3})
+    # a glob, and a profile
+    status, answer = post({"event": "link-down", "interface": "ge-0/0/[12]", "profile": "switch"})
+    assert status == 200 and answer["matched"] == 3 and answer["raised"] == 6
+    status, answer = post({"event": "link-up", "interface": "xe-*"})
+    assert status == 404 and "'xe-*'" in answer["error"]
+    status, answer = post({"event": "link-up", "interface": "eth*", "profile": "firewall"})
+    assert status == 400 and "no profile 'firewall'" in answer["error"]
 
 
 # -- create-subscription and its errors (RFC 5277 2.1.1) -------------------------------------

@@ -294,15 +294,43 @@ class DeviceEventHandler(ApiJsonBody):
 
 
 class FleetEventHandler(ApiJsonBody):
-    """One event on many devices at once: {"event": .., "interface": .., "devices": [..]}."""
+    """One event on many devices at once: ``{"event": .., "interface": .., "devices": [..]}``.
+
+    With ``"devices"`` and a plain interface name, every device must have it
+    (all or nothing). Otherwise the event goes to every interface that matches
+    ``"interface"`` (a glob: ``eth*``, ``ge-0/0/?``) on every device (of
+    ``"profile"``, if given) that has one; devices with none are skipped, and
+    the answer says how many matched."""
 
     def post(self) -> None:
-        body = self.event_body({"devices"})
+        body = self.event_body({"devices", "profile"})
         devices = self.devices_named(body)
-        for device in devices:   # all or nothing: refuse before anything changes
-            self.check_on(device, body)
-        results = [self.raise_on(device, body) for device in devices]
-        self.send_json({"raised": len(results), "changed": sum(r["changed"] for r in results)})
+        profile = body.get("profile")
+        if profile is not None:
+            if not isinstance(profile, str) or profile not in self.emulator.fleet.profiles:
+                raise ApiError(400, f"no profile {profile!r} in this fleet (profiles: "
+                                    f"{', '.join(sorted(self.emulator.fleet.profiles))})")
+            devices = [d for d in devices if d.profile.name == profile]
+        pattern = body.get("interface")
+        if "devices" in body and not _is_glob(pattern):
+            for device in devices:   # all or nothing: refuse before anything changes
+                self.check_on(device, body)
+            targets = [(device, body) for device in devices]
+        else:
+            if devices and not isinstance(pattern, str):
+                self.check_on(devices[0], body)      # (says what the event needs)
+            targets = [(device, {**body, "interface": name}) for device in devices
+                       for name in device.interfaces(pattern)]
+            if not targets:
+                raise ApiError(404, f"no device{f' of profile {profile!r}' if profile else ''} "
+                                    f"has an interface matching {pattern!r}")
+        results = [self.raise_on(device, parameters) for device, parameters in targets]
+        self.send_json({"matched": len({id(d) for d, _ in targets}), "raised": len(results),
+                        "changed": sum(r["changed"] for r in results)})
+
+
+def _is_glob(pattern: object) -> bool:
+    return isinstance(pattern, str) and any(c in pattern for c in "*?[")
 
 
 class DeviceResetHandler(ApiJsonBody):
