@@ -275,6 +275,19 @@ def test_base10_session_keeps_end_of_message_framing(ssh):
         assert b'message-id="7"' in data
 
 
+def test_requests_pipelined_in_one_write_are_answered_in_order_one_per_turn(ssh):
+    with RawSsh(port(ssh)) as raw:
+        raw.start(BASE10)
+        raw.channel.settimeout(10)
+        raw.send(b"".join(f'<rpc message-id="p{i}" xmlns="{NC}"><get-config><source><running/>'
+                          f'</source></get-config></rpc>]]>]]>'.encode() for i in range(50)))
+        data = b""
+        while data.count(b"]]>]]>") < 50:
+            data += raw.channel.recv(65536)
+        ids = [part.split(b'message-id="')[1].split(b'"')[0] for part in data.split(b"]]>]]>")[:50]]
+        assert ids == [f"p{i}".encode() for i in range(50)]
+
+
 def test_base11_session_switches_to_chunks_after_the_hellos(ssh):
     with RawSsh(port(ssh)) as raw:
         data = b""

@@ -250,6 +250,10 @@ class _DeviceServer(asyncssh.SSHServer):
         return False
 
 
+# (keeps the tasks that go on with a channel's next message alive until they run)
+_TURNS: set[asyncio.Task] = set()
+
+
 class _NetconfChannel(asyncssh.SSHServerSession):
     """One SSH channel running the netconf subsystem: one NETCONF session."""
 
@@ -263,6 +267,8 @@ class _NetconfChannel(asyncssh.SSHServerSession):
         self.paused = False
         self.waiting: list[asyncio.Future] = []
         self._done = False
+        self._turn_pending = False      # a message was handled; the next waits its turn
+        self._eof = False
 
     def connection_made(self, chan: Any) -> None:
         self.chan = chan
@@ -307,34 +313,65 @@ class _NetconfChannel(asyncssh.SSHServerSession):
         connection = self.connection
         if connection is None or datatype is not None or connection.session.closed:
             return               # (what comes after the end is not kept)
-        framer = self.framer
-        framer.feed(data)
+        self.framer.feed(data)
+        if not self._turn_pending:
+            self._pump()
+
+    def _pump(self) -> None:
+        """Handle one whole message, if one is in; then, if it was one, take turns:
+        stop reading, and go on once the loop has gone round (and the client has
+        read enough of its replies: Connection.ready_for_more)."""
+        connection = self.connection
         session = connection.session
-        while not session.closed:
-            try:
-                message = framer.next_message()
-            except MessageTooBig as exc:
-                connection.too_big(exc.limit)
-                return
-            except FramingError as exc:
-                # a client's bug, which its author wants to see at the default level
-                log.warning("device %s, session %s: framing error: %s", self.device.name,
-                         session.id, exc)
-                connection.end(Reason.OTHER, f"framing error: {exc}")
-                return
-            if message is None:
-                return
-            try:
-                text: str | bytes = message.decode("utf-8")
-            except UnicodeDecodeError:
-                text = message               # the parser says what is wrong with it
-            connection.receive(text)
-            if framer.framing is Framing.END_OF_MESSAGE and session.state is State.OPEN \
-                    and session.base_version == BASE_1_1:
-                framer.use_chunks()          # RFC 6242 section 4.1
+        if session.closed:
+            return
+        framer = self.framer
+        try:
+            message = framer.next_message()
+        except MessageTooBig as exc:
+            connection.too_big(exc.limit)
+            return
+        except FramingError as exc:
+            # a client's bug, which its author wants to see at the default level
+            log.warning("device %s, session %s: framing error: %s", self.device.name,
+                        session.id, exc)
+            connection.end(Reason.OTHER, f"framing error: {exc}")
+            return
+        if message is None:
+            return
+        try:
+            text: str | bytes = message.decode("utf-8")
+        except UnicodeDecodeError:
+            text = message               # the parser says what is wrong with it
+        connection.receive(text)
+        if framer.framing is Framing.END_OF_MESSAGE and session.state is State.OPEN \
+                and session.base_version == BASE_1_1:
+            framer.use_chunks()          # RFC 6242 section 4.1
+        self._turn_pending = True
+        self.chan.pause_reading()
+        task = asyncio.ensure_future(self._next_turn())
+        _TURNS.add(task)
+        task.add_done_callback(_TURNS.discard)
+
+    async def _next_turn(self) -> None:
+        try:
+            await self.connection.ready_for_more()
+        finally:
+            self._turn_pending = False
+        if self._done or self.connection.session.closed:
+            return
+        self._pump()                     # what is already in, before reading more
+        if self._turn_pending or self._done:
+            return
+        if self._eof:
+            self.chan.close()
+        else:
+            self.chan.resume_reading()
 
     def eof_received(self) -> bool:
-        return False                         # the client is done: close the channel
+        # the client is done: close the channel, once what it sent is handled
+        self._eof = True
+        return self._turn_pending
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost()
