@@ -186,12 +186,11 @@ class Connection:
             self._caught_up = None
 
     async def ready_for_more(self) -> None:
-        """What a transport awaits before it reads the client's next message:
-        every session takes its turn on the event loop, one message at a time,
-        and a client that does not read its replies is not read either (then
-        ended, if it stays so)."""
+        """What a transport awaits, in a task of its own, before it reads the
+        client's next message: so sessions take turns on the event loop, one
+        message each, and a client that does not read its replies is not read
+        either (then ended, if it stays so)."""
         if self.unflushed <= REPLY_BACKLOG or self._gone:
-            await asyncio.sleep(0)
             return
         self._caught_up = asyncio.get_running_loop().create_future()
         try:

@@ -248,3 +248,30 @@ def test_the_memo_is_bounded_in_bytes_too():
     assert sum(len(k) + len(e[0]) for k, e in device.memo.items()) <= MEMO_BYTES
     device.remember("huge", ("x" * (MEMO_BYTES + 1), lambda: True))
     assert "huge" not in device.memo
+
+
+def test_a_client_that_pipelines_heavy_requests_shares_the_loop(make_server):
+    import time
+    running = make_server()
+    device = running.fleet.get("core-1")
+    with running.connect("edge-01") as bystander:
+        attacker = RawClient(running.port, "core-1")
+        try:
+            attacker.send(frame(0x1, HELLO.encode()))
+            began = time.perf_counter()
+            attacker.send(frame(0x1, f'<rpc message-id="g" xmlns="{NC}"><get/></rpc>'.encode())
+                          * 300)
+            deadline = time.monotonic() + 10      # (until the server is busy with them)
+            while running.call(lambda: sum(1 for e in device.journal(limit=1000)
+                                           if e.direction == "out")) < 5:
+                assert time.monotonic() < deadline
+            asked = time.perf_counter()
+            bystander.rpc("<get-config><source><running/></source></get-config>")
+            waited = time.perf_counter() - asked
+            for _ in range(300):
+                attacker.next_frame()
+            whole = time.perf_counter() - began
+        finally:
+            attacker.close()
+    # (it was answered after the attacker's whole backlog: 5.6 s for 500)
+    assert waited < whole / 5 and waited < 0.5, (waited, whole)
