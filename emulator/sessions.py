@@ -66,6 +66,7 @@ REPLY_STALL_SECONDS = 60.0
 # What a hung device keeps of what its clients send (as a real one's socket
 # buffers would), to handle once it is up again; more is read and dropped.
 HUNG_BACKLOG = 64
+HUNG_BACKLOG_BYTES = 4 * 1024 * 1024
 
 
 class Connection:
@@ -108,7 +109,8 @@ class Connection:
         self._touch()
         self.device.record("in", session.id, data)
         if not self.device.behaviour.answers:
-            if len(self._backlog) < HUNG_BACKLOG:
+            if len(self._backlog) < HUNG_BACKLOG and \
+                    sum(map(len, self._backlog)) + len(data) <= HUNG_BACKLOG_BYTES:
                 self._backlog.append(data)   # handled when the device is up again
             return
         self._handle(data)
