@@ -62,9 +62,11 @@ asyncio.run(main())
 """
 
 
-def fleet_file(directory: Path, devices: int) -> Path:
+def fleet_file(directory: Path, devices: int, profile: str = "switch", prefix: str = "sw") -> Path:
+    """``devices`` devices of one profile, named PREFIX-00001, PREFIX-00002, ..."""
     path = directory / "fleet.yaml"
-    path.write_text(f"devices:\n  - name: sw-{{n:05d}}\n    count: {devices}\n    profile: switch\n")
+    path.write_text(f"devices:\n  - name: {prefix}-{{n:05d}}\n    count: {devices}\n"
+                    f"    profile: {profile}\n")
     return path
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import websockets
 
 from bench.netconf import HELLO, NC, SYS, start
+from bench.notify import fleet_file
 from bench.table import print_table
 
 
@@ -84,9 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     names = [f"r-{n:05d}" for n in range(1, args.devices + 1)]
     with tempfile.TemporaryDirectory() as tmp:
-        fleet = Path(tmp) / "fleet.yaml"
-        fleet.write_text(f"devices:\n  - name: r-{{n:05d}}\n    count: {args.devices}\n"
-                         "    profile: router\n")
+        fleet = fleet_file(Path(tmp), args.devices, "router", "r")
         server, port = start([sys.executable, "-m", "emulator", "serve", "--port", "0",
                               "--fleet", str(fleet), "--data-dir", f"{tmp}/data"])
         try:

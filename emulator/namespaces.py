@@ -32,7 +32,6 @@ NCN_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
 
 # The device model's modules.
 IF_NS = "urn:ietf:params:xml:ns:yang:ietf-interfaces"
-IANAIFT_NS = "urn:ietf:params:xml:ns:yang:iana-if-type"
 IP_NS = "urn:ietf:params:xml:ns:yang:ietf-ip"
 SYS_NS = "urn:ietf:params:xml:ns:yang:ietf-system"
 HW_NS = "urn:ietf:params:xml:ns:yang:ietf-hardware"

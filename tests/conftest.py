@@ -80,11 +80,14 @@ class RunningServer:
     def connect(self, device: str = "core-1", **kwargs: Any) -> NetconfClient:
         return NetconfClient.connect(self.url(device), **kwargs)
 
-    def api(self, path: str, method: str = "GET", body: bytes | None = None) -> tuple[int, Any]:
+    def api(self, path: str, method: str = "GET", body: bytes | None = None,
+            headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """One API call: its status and its JSON (bodies are JSON unless ``headers`` say not)."""
         scheme = "https" if self.emulator.scheme == "wss" else "http"
         request = urllib.request.Request(f"{scheme}://127.0.0.1:{self.port}{path}",
                                          method=method, data=body,
-                                         headers={"Content-Type": "application/json"})
+                                         headers={"Content-Type": "application/json",
+                                                  **(headers or {})})
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.loads(response.read())

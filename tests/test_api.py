@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from datetime import datetime
 
 import pytest
@@ -111,21 +109,11 @@ def test_journal_does_not_mix_devices(server):
 
 # -- the API's common rules --------------------------------------------------------------
 
-def _post(server, path: str, data: bytes, headers: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(f"http://127.0.0.1:{server.port}{path}", data=data,
-                                     method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
 def test_a_body_that_is_not_declared_json_is_refused(server):
     # what a page of another origin can send without asking first
     body = json.dumps({"event": "link-down", "interface": "eth1"}).encode()
-    status, answer = _post(server, "/api/devices/core-1/events", body,
-                           {"Content-Type": "text/plain"})
+    status, answer = server.api("/api/devices/core-1/events", "POST", body,
+                                {"Content-Type": "text/plain"})
     assert status == 415 and "application/json" in answer["error"]
     assert not server.call(lambda: [e for e in server.fleet.get("core-1").events.events
                                     if "link-down" in e.xml])
@@ -154,7 +142,6 @@ def test_unknown_query_parameters_and_event_keys_are_refused(server):
     assert status == 400 and "'profle'" in answer["error"] and "profile" in answer["error"]
     status, answer = server.api("/api/devices/core-1/journal?limit=1&since=3")
     assert status == 400 and "'since'" in answer["error"]
-    status, answer = _post(server, "/api/devices/core-1/events",
-                           b'{"event": "link-down", "interface": "eth1", "interfce": "eth2"}',
-                           {"Content-Type": "application/json"})
+    status, answer = server.api("/api/devices/core-1/events", "POST",
+                                b'{"event": "link-down", "interface": "eth1", "interfce": "eth2"}')
     assert status == 400 and "unknown key 'interfce'" in answer["error"]

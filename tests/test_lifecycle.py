@@ -47,15 +47,8 @@ def boot_time(client) -> str:
 
 
 def post(running, path: str, body: object = None, headers: dict | None = None):
-    data = json.dumps(body).encode() if body is not None else b""
-    request = urllib.request.Request(f"http://127.0.0.1:{running.port}{path}", data=data,
-                                     method="POST",
-                                     headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    return running.api(path, "POST", json.dumps(body).encode() if body is not None else b"",
+                       headers)
 
 
 # -- reset ---------------------------------------------------------------------------------

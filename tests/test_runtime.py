@@ -50,6 +50,7 @@ def test_jump_goes_to_the_next_timer():
     assert clock.jump() == 2 and clock.now() == 600
 
 
+# (autojump is defined by real idleness: these two tests let a few real milliseconds pass)
 def test_autojump_moves_time_when_the_fleet_is_idle():
     clock = VirtualClock(0.0)
     fired = []

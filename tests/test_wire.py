@@ -220,6 +220,8 @@ def test_a_client_that_does_not_read_its_replies_is_not_read_either(make_server,
         return connection._caught_up is not None, connection.unflushed, replies
 
     import time
+    # (until the client's socket and ours are full and the server stops reading it:
+    # that is the kernel's doing, not the clock's)
     deadline = time.monotonic() + 10
     while not running.call(paused)[0]:
         assert time.monotonic() < deadline
@@ -230,6 +232,7 @@ def test_a_client_that_does_not_read_its_replies_is_not_read_either(make_server,
     with running.connect("core-1") as bystander:   # the others never notice
         assert bystander.rpc("<get-config><source><running/></source></get-config>") \
             .find(f"{{{NC}}}data") is not None
+        # (the stall's limit is real time, as the wire's housekeeping is: 0.5 s here)
         deadline = time.monotonic() + 10
         while running.call(lambda: len(device.sessions)) > 1:   # let go after the stall
             assert time.monotonic() < deadline
