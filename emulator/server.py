@@ -204,7 +204,7 @@ class Emulator:
                             username=self.options.username, password=self.options.password,
                             authorized_keys=self.options.authorized_keys)
             await ssh.start()
-        except (DataDirError, SshError) as exc:
+        except (DataDirError, SshError, OSError) as exc:
             raise StartError(str(exc)) from None
         self.ssh = ssh
 

@@ -668,3 +668,24 @@ def test_an_open_files_limit_too_low_is_said_in_one_line():
         assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == hard
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_channel_that_never_asks_for_the_subsystem_is_closed(ssh, monkeypatch):
+    from emulator.transports import ssh as ssh_transport
+    monkeypatch.setattr(ssh_transport, "SUBSYSTEM_SECONDS", 0.2)   # (real time: the wire's)
+    with RawSsh(port(ssh), subsystem=None) as raw:
+        raw.channel.settimeout(10)
+        assert raw.channel.recv(1024) == b""                 # closed by the server
+        assert b"no subsystem requested" in raw.channel.recv_stderr(1024)
+
+
+def test_a_connection_may_open_only_so_many_channels(ssh, monkeypatch):
+    from emulator.transports import ssh as ssh_transport
+    monkeypatch.setattr(ssh_transport, "MAX_CHANNELS", 2)
+    with RawSsh(port(ssh)) as raw:
+        second = raw.transport.open_session(timeout=10)
+        third = raw.transport.open_session(timeout=10)
+        third.settimeout(10)
+        assert third.recv(1024) == b""
+        assert b"at most 2 channels" in third.recv_stderr(1024)
+        second.close()

@@ -29,6 +29,9 @@ NAMES = ("running", "candidate", "startup")
 ROLLBACK = "rollback"   # the stored row of a pending confirmed commit's rollback point
 DEFAULT_CONFIRM_TIMEOUT = 600
 REPLY_CACHE_SIZE = 8
+# Up to this many changed nodes are followed into a copy of the candidate one by
+# one (each costs its depth and its index among siblings); more, by one walk.
+FOLLOW_BY_PATH = 64
 REPLY_CACHE_BYTES = 2 * 1024 * 1024     # (characters, per device)
 _COMPACT = etree.XMLParser(remove_blank_text=True)
 
@@ -54,7 +57,19 @@ class _CandidateChanges:
     edits: list[tuple[str, str | None, dict]] = field(default_factory=list)
 
     def moved_to(self, old: etree._Element, new: etree._Element) -> "_CandidateChanges":
-        """The same changes, as nodes of ``new``, a deep copy of ``old``."""
+        """The same changes, as nodes of ``new``, a deep copy of ``old``. Few
+        are followed by their path; many (after a large edit) through one walk
+        of both trees, which costs the tree once rather than the tree per node."""
+        count = len(self.touched) + len(self.removed)
+        if count > FOLLOW_BY_PATH:
+            position = {element: i for i, element in enumerate(old.iter())}
+            copies = list(new.iter())
+
+            def follow(element: etree._Element) -> etree._Element | None:
+                i = position.get(element)
+                return None if i is None else copies[i]
+            return self._followed(follow)
+
         def follow(element: etree._Element) -> etree._Element | None:
             steps = []
             while element is not old:
@@ -68,7 +83,11 @@ class _CandidateChanges:
                 current = current[step]
             return current
 
-        touched = [e for e in (follow(t) for t in self.touched) if e is not None]
+        return self._followed(follow)
+
+    def _followed(self, follow: Callable[[etree._Element], etree._Element | None]) \
+            -> "_CandidateChanges":
+        touched = [e for e in (follow(t) for t in dict.fromkeys(self.touched)) if e is not None]
         removed = [(p, tag) for p, tag in ((follow(p), tag) for p, tag in self.removed)
                    if p is not None]
         return _CandidateChanges(touched, removed, self.edits)

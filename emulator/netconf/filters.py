@@ -37,6 +37,7 @@ from emulator.schema.xpath import XPathSyntaxError, rewrite
 INDEX_MIN_CHILDREN = 32
 # A selection of more than 1/SPARSE of a parent's children is copied by walking them all.
 SPARSE = 8
+SORT_AT_MOST = 16
 
 
 class KeyIndex:
@@ -63,6 +64,9 @@ class KeyIndex:
             return _contains_scan(tag, key_tag)(parent, v=value.strip())
         table = self._tables.get((parent, tag, key_tag))
         if table is None:
+            if parent.find(tag) is None:
+                return []        # (no table for a list that is not there: a client's
+                                 # invented names must not grow the index)
             table = self._tables[(parent, tag, key_tag)] = _table(parent, tag, key_tag)
         by_text, irregular = table
         found = by_text.get(value.strip(), ())
@@ -191,7 +195,8 @@ def at_least(parent: etree._Element, count: int) -> bool:
 def _in_document_order(parent: etree._Element, chosen: set) -> list[etree._Element]:
     if len(chosen) == 1:
         return list(chosen)
-    if not at_least(parent, len(chosen) * SPARSE + 1):
+    # (parent.index costs the parent's size: sorting by it pays off only for a few)
+    if len(chosen) > SORT_AT_MOST or not at_least(parent, len(chosen) * SPARSE + 1):
         return [child for child in parent if child in chosen]
     return sorted(chosen, key=parent.index)
 

@@ -75,8 +75,11 @@ class Framer:
         self.framing = framing
         self._buffer = bytearray()
         self._scanned = 0                 # end-of-message mode: bytes already searched
-        self._chunks: list[bytes] = []    # chunked mode: the message so far
-        self._size = 0                    # ... and its length
+        # chunked mode: the message so far, in one buffer (a list of chunks would
+        # cost an object for each: 1-byte chunks would take 40 times the limit)
+        self._message = bytearray()
+        self._in_message = False          # a chunk of the current message has come
+        self._size = 0                    # ... and the size its chunk headers announced
         self._remaining = 0               # bytes of the current chunk still to come
         self._error: Exception | None = None
 
@@ -88,18 +91,13 @@ class Framer:
         if self._error is None:
             self._buffer += data
 
-    @property
-    def buffered(self) -> int:
-        """Bytes read but not yet part of a whole message."""
-        return len(self._buffer) + self._size
-
     def next_message(self) -> bytes | None:
         """The next whole message, or None until more bytes come. Raises
         FramingError or MessageTooBig (and again on every later call)."""
         if self._error is not None:
             raise self._error
         try:
-            if self.framing is Framing.CHUNKED or self._remaining or self._chunks:
+            if self.framing is Framing.CHUNKED or self._remaining or self._in_message:
                 return self._next_chunked()
             self._skip_whitespace()
             if self._buffer[:1] == b"#":
@@ -108,7 +106,7 @@ class Framer:
         except (FramingError, MessageTooBig) as exc:
             self._error = exc
             self._buffer.clear()
-            self._chunks.clear()
+            self._message.clear()
             raise
 
     # -- end-of-message framing (RFC 6242 section 4.3) -----------------------
@@ -147,7 +145,7 @@ class Framer:
                 take = min(self._remaining, len(buffer))
                 if not take:
                     return None
-                self._chunks.append(bytes(buffer[:take]))
+                self._message += buffer[:take]
                 del buffer[:take]
                 self._remaining -= take
                 continue
@@ -169,10 +167,11 @@ class Framer:
             header = bytes(buffer[n + 1:newline])
             del buffer[:newline + 1]
             if header == b"#":
-                if not self._chunks:
+                if not self._in_message:
                     raise FramingError("end of chunks (\\n##\\n) before any chunk")
-                message = b"".join(self._chunks)
-                self._chunks.clear()
+                message = bytes(self._message)
+                self._message.clear()
+                self._in_message = False
                 self._size = 0
                 return message
             if not _CHUNK_SIZE.match(header) or int(header) > MAX_CHUNK_SIZE:
@@ -184,6 +183,7 @@ class Framer:
                 raise MessageTooBig(self.limit)
             self._size += size
             self._remaining = size
+            self._in_message = True
 
 
 def _show(data: bytes | bytearray) -> str:

@@ -104,7 +104,6 @@ class SshServer:
         self._host_key = load_host_key(host_key)
         self._authorized_keys = authorized_keys
         self._servers: list[asyncio.AbstractServer] = []
-        self._options: asyncssh.SSHServerConnectionOptions | None = None
         self.connections: set[asyncssh.SSHServerConnection] = set()
 
     async def start(self) -> None:
@@ -115,7 +114,7 @@ class SshServer:
         except (OSError, ValueError, asyncssh.KeyImportError) as exc:
             raise SshError(f"cannot read --authorized-keys {self._authorized_keys}: {exc}") \
                 from None
-        self._options = await asyncssh.SSHServerConnectionOptions.construct(
+        options = await asyncssh.SSHServerConnectionOptions.construct(
             server_factory=lambda: _DeviceServer(self),
             server_host_keys=[self._host_key],
             authorized_client_keys=keys,
@@ -148,7 +147,6 @@ class SshServer:
             for sock in sockets:
                 sock.close()
             raise
-        options = self._options
         for sock in sockets:
             self._servers.append(await loop.create_server(
                 lambda: asyncssh.SSHServerConnection(loop, options), sock=sock))
@@ -250,6 +248,14 @@ class _DeviceServer(asyncssh.SSHServer):
         return False
 
 
+# Real-time limits (wire housekeeping, as asyncssh's login timeout is): how long
+# a channel may stay without asking for the netconf subsystem, how many channels
+# one SSH connection may open, and how long an ended session's channel may wait
+# for a client that does not read before it is dropped.
+SUBSYSTEM_SECONDS = 60.0
+MAX_CHANNELS = 64
+CLOSE_GRACE_SECONDS = 5.0
+
 # (keeps the tasks that go on with a channel's next message alive until they run)
 _TURNS: set[asyncio.Task] = set()
 
@@ -273,6 +279,18 @@ class _NetconfChannel(asyncssh.SSHServerSession):
     def connection_made(self, chan: Any) -> None:
         self.chan = chan
         self.server.channels.add(self)
+        if len(self.server.channels) > MAX_CHANNELS:
+            chan.write_stderr(f"at most {MAX_CHANNELS} channels a connection\n".encode())
+            asyncio.get_running_loop().call_soon(chan.close)
+            return
+        # a channel that never asks for the netconf subsystem holds nothing for long
+        asyncio.get_running_loop().call_later(SUBSYSTEM_SECONDS, self._no_subsystem)
+
+    def _no_subsystem(self) -> None:
+        if self.connection is None and not self._done and not self.chan.is_closing():
+            self.chan.write_stderr(f"no subsystem requested within {SUBSYSTEM_SECONDS:g} s\n"
+                                   .encode())
+            self.chan.close()
 
     # -- what the client asks for -------------------------------------------
 
@@ -439,6 +457,13 @@ class _Wire:
         # an exit status, as a subsystem process would leave (OpenSSH's client
         # exits 255 without one): 0 after <close-session>, 1 otherwise
         chan.exit(0 if termination.reason is Reason.CLOSED else 1)
+        # a client that does not read would keep these behind its unread replies,
+        # and the channel with them: after a grace, it is let go regardless
+        asyncio.get_running_loop().call_later(CLOSE_GRACE_SECONDS, self._let_go)
+
+    def _let_go(self) -> None:
+        if not self.channel._done:
+            self.channel.chan.abort()
 
     def abort(self) -> None:
         conn = self.channel.server.conn
