@@ -61,7 +61,7 @@ class Clock(Protocol):
     def touch(self) -> None:
         """A client did something (an autojumping virtual clock waits meanwhile)."""
 
-    def hold(self, token: object) -> None:
+    def hold(self, token: object, grace: float = HOLD_GRACE) -> None:
         """A client is mid-way through something that real time must allow."""
 
     def release(self, token: object) -> None: ...
@@ -84,7 +84,7 @@ class RealClock:
     def touch(self) -> None:
         pass
 
-    def hold(self, token: object) -> None:
+    def hold(self, token: object, grace: float = HOLD_GRACE) -> None:
         pass
 
     def release(self, token: object) -> None:
@@ -202,10 +202,10 @@ class VirtualClock:
         """Something happened (a request arrived): the fleet is not idle."""
         self._activity += 1
 
-    def hold(self, token: object) -> None:
-        """A client is in the middle of something (its hello): autojump waits,
-        for at most HOLD_GRACE real seconds."""
-        self._holds[token] = time.monotonic()
+    def hold(self, token: object, grace: float = HOLD_GRACE) -> None:
+        """A client is in the middle of something (its hello), or a drill waits
+        for one to act: autojump waits, for at most ``grace`` real seconds."""
+        self._holds[token] = time.monotonic() + grace
 
     def release(self, token: object) -> None:
         self._holds.pop(token, None)
@@ -213,8 +213,9 @@ class VirtualClock:
     def start_autojump(self, idle: float = DEFAULT_AUTOJUMP_IDLE) -> None:
         """On the running loop: whenever no request has arrived for ``idle``
         real seconds, and no client is in the middle of its hello, jump to the
-        next timer."""
-        if idle < MIN_AUTOJUMP_IDLE:
+        next timer. ``idle`` 0 jumps whenever the loop has nothing else ready
+        (a drill played as fast as the machine can)."""
+        if idle != 0 and idle < MIN_AUTOJUMP_IDLE:
             raise ValueError(f"autojump needs an idle time of at least {MIN_AUTOJUMP_IDLE} s")
         if self._autojump is None:
             self._autojump = asyncio.get_running_loop().create_task(self._jumper(idle))
@@ -225,12 +226,21 @@ class VirtualClock:
             self._autojump = None
 
     def _held(self) -> bool:
-        oldest = min(self._holds.values(), default=None)
-        return oldest is not None and time.monotonic() - oldest < HOLD_GRACE
+        latest = max(self._holds.values(), default=None)
+        return latest is not None and time.monotonic() < latest
 
     async def _jumper(self, idle: float) -> None:
         seen = self._activity
         while True:
+            if idle == 0:
+                # (one turn of the loop lets whatever is ready run first; with
+                # nothing to jump to, it waits as an idle clock would)
+                await asyncio.sleep(0 if self.next_timer() is not None else MIN_AUTOJUMP_IDLE)
+                if not self._held():
+                    self.jump()
+                elif self._holds:
+                    await asyncio.sleep(MIN_AUTOJUMP_IDLE)
+                continue
             await asyncio.sleep(idle)
             if self._activity == seen and not self._held():
                 self.jump()

@@ -432,6 +432,8 @@ class Device:
     def record(self, direction: str, session_id: int, message: str | bytes) -> None:
         if isinstance(message, bytes):
             message = message.decode("utf-8", "replace")
+        for observe in self.runtime.journal_observers:
+            observe(self, direction, session_id, message)
         if len(message) > JOURNAL_TEXT_LIMIT:
             cut = len(message) - JOURNAL_TEXT_LIMIT
             message = f"{message[:JOURNAL_TEXT_LIMIT]}... [{cut} more characters not kept]"

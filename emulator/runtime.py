@@ -53,6 +53,9 @@ class Runtime:
         default_factory=lambda: OperationRegistry(parent=BASE_OPERATIONS))
     # The open connections of every transport (sessions.Connection), for shutdown.
     connections: set[Any] = field(default_factory=set)
+    # Called with (device, direction, session id, message) for every message a
+    # device's journal records, before it is cut (the drill engine watches them).
+    journal_observers: list[Any] = field(default_factory=list)
     # Session ids are unique across the whole fleet (RFC 6241 section 8.1 asks
     # only per server; one fleet is one server).
     _session_ids: Any = field(default_factory=lambda: itertools.count(1), repr=False)

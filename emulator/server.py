@@ -14,6 +14,7 @@ import tornado.netutil
 import tornado.web
 from lxml import etree
 
+from emulator.api import drills
 from emulator.api import handlers as api
 from emulator.clock import rfc3339
 from emulator.datadir import DataDir, DataDirError
@@ -22,6 +23,7 @@ from emulator.device import Device
 from emulator.fleet import Fleet
 from emulator.monitoring import content_id
 from emulator.netconf.termination import Cause, Reason
+from emulator.scenarios.runs import Runs
 from emulator.schema.validate import validate
 from emulator.settings import Options
 from emulator.transports.ssh import SshError, SshServer, new_host_key
@@ -57,6 +59,7 @@ class Emulator:
         self._data_dir = DataDir(options.data_dir)
         self._flusher: tornado.ioloop.PeriodicCallback | None = None
         self.ssh: SshServer | None = None
+        self.runs = Runs(fleet, self.runtime)
 
     @property
     def scheme(self) -> str:
@@ -101,6 +104,13 @@ class Emulator:
                 (r"/api/events", api.FleetEventHandler, ctx),
                 (r"/api/reset", api.FleetResetHandler, ctx),
                 (r"/api/clock", api.ClockHandler, ctx),
+                (r"/api/scenarios", drills.ScenarioListHandler, ctx),
+                (r"/api/scenarios/([^/]+)", drills.ScenarioHandler, ctx),
+                (r"/api/runs", drills.RunsHandler, ctx),
+                (r"/api/runs/([^/]+)", drills.RunHandler, ctx),
+                (r"/api/runs/([^/]+)/timeline", drills.RunTimelineHandler, ctx),
+                (r"/api/runs/([^/]+)/stream", drills.RunStreamHandler, ctx),
+                (r"/api/runs/([^/]+)/stop", drills.RunStopHandler, ctx),
                 (r"/api(/.*)?", api.NotFoundHandler, ctx),
             ],
             websocket_max_message_size=self.runtime.limits.max_message_size,
@@ -232,6 +242,7 @@ class Emulator:
 
     async def stop(self) -> None:
         """Stop listening and end every session cleanly."""
+        self.runs.stop_all()
         if self._server is not None:
             self._server.stop()
         if self.ssh is not None:

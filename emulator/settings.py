@@ -32,6 +32,9 @@ class Options:
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
     shutdown_grace: float = 5.0           # real seconds clients get to answer our close
+    # On a virtual clock, real seconds a drill's expectation window stays open
+    # at its end for a client in another process to act (README, Drills).
+    drill_grace: float = 3.0
 
 
 def host_allowed(options: Options, host_header: str) -> bool:

@@ -90,6 +90,11 @@ def load(path: Path) -> Any:
         raise FixtureError(path, None, "no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FixtureError(path, None, f"cannot read: {exc}") from None
+    return parse(text, path)
+
+
+def parse(text: str, path: Path | str) -> Any:
+    """Load YAML text that came from ``path`` (a name for messages)."""
     try:
         return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:

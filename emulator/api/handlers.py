@@ -156,6 +156,14 @@ class IndexHandler(ApiHandler):
             "POST /api/reset",
             "GET /api/clock",
             "POST /api/clock",
+            "GET /api/scenarios",
+            "GET /api/scenarios/{name}",
+            "GET /api/runs",
+            "POST /api/runs",
+            "GET /api/runs/{id}",
+            "GET /api/runs/{id}/timeline",
+            "GET /api/runs/{id}/stream",
+            "POST /api/runs/{id}/stop",
         ], "events": CATALOGUE})
 
 

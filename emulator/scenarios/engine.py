@@ -1,0 +1,512 @@
+"""Playing a drill on a fleet: its timeline on the fleet's clock, the events
+it raises, the expectations it checks, and what it reports.
+
+A run maps drill time onto the runtime's clock (``speed`` times faster on
+the real clock; on a virtual clock a drill runs as fast as time is moved).
+Every timer it sets is on that clock, so a drill and the devices it acts on
+never disagree about the time. Each step's random choices come from a
+generator seeded by the drill's seed, the step and the occurrence, so the
+same seed gives the same timeline, whatever else happens in the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+import json
+import logging
+import random
+from array import array
+from collections import Counter, deque
+from pathlib import Path
+from typing import IO, Any, Callable, Iterable
+
+from lxml import etree
+
+from emulator.device import Device, DeviceError
+from emulator.netconf.xml import XMLRejected, localname, parse_message
+from emulator.runtime import Runtime
+from emulator.scenarios import catalogue, selectors
+from emulator.scenarios.model import Scenario, Step
+
+log = logging.getLogger(__name__)
+
+# Timeline entries a run keeps in memory for the API (a file given with
+# --timeline gets every one): enough for any drill a person reads, bounded
+# for the drill that raises an event every millisecond for a day.
+TIMELINE_KEPT = 100_000
+# How often a run waiting for sessions looks again (real seconds).
+WAIT_POLL = 0.05
+_MISSING = object()
+
+
+class State(str, enum.Enum):
+    WAITING = "waiting"      # for --wait-for-sessions
+    RUNNING = "running"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+
+
+def _round(t: float) -> float:
+    return round(t, 6)
+
+
+class Window:
+    """One expectation on one device: from ``opens`` to ``closes`` (drill
+    time), a client must (or must not, ``none``) send one of ``rpcs``."""
+
+    __slots__ = ("step", "occurrence", "device", "opens", "closes", "state", "evidence", "seen",
+                 "_timer")
+
+    def __init__(self, step: Step, occurrence: int, device: str, opens: float, closes: float):
+        self.step = step
+        self.occurrence = occurrence
+        self.device = device
+        self.opens = opens
+        self.closes = closes
+        self.state = "open"
+        self.evidence: dict[str, Any] | None = None
+        self.seen: Counter = Counter()       # what the device was sent meanwhile
+        self._timer: Any = None
+
+    @property
+    def expect(self):
+        return self.step.expect
+
+    def summary(self) -> dict[str, Any]:
+        expect = self.expect
+        result = {"step": self.step.index, "name": self.step.name, "occurrence": self.occurrence,
+                  "device": self.device, "rpc": list(expect.rpcs), "none": expect.none,
+                  "opens": _round(self.opens), "closes": _round(self.closes),
+                  "state": self.state, "expectation": expect.describe()}
+        if expect.match:
+            result["match"] = expect.match
+        if self.evidence is not None:
+            result["evidence"] = self.evidence
+        return result
+
+
+class Run:
+    """One play of a drill on a fleet."""
+
+    def __init__(self, scenario: Scenario, fleet: Iterable[Device], runtime: Runtime, *,
+                 run_id: str = "run-1", seed: int | None = None, speed: float = 1.0,
+                 grace: float = 0.0, wait_for_sessions: int = 0,
+                 timeline_file: IO[str] | None = None):
+        if speed <= 0:
+            raise ValueError("speed must be more than 0")
+        self.id = run_id
+        self.scenario = scenario
+        self.devices = list(fleet)
+        self.runtime = runtime
+        self.clock = runtime.clock
+        self.seed = scenario.seed if seed is None else seed
+        self.speed = speed
+        self.grace = grace
+        self.wait_for_sessions = wait_for_sessions
+        self.state = State.WAITING
+        self.verdict: str | None = None
+        self.started: float | None = None       # clock time of drill time 0
+        self.ended: float | None = None          # drill time it finished or stopped
+        self.timeline: deque[dict[str, Any]] = deque(maxlen=TIMELINE_KEPT)
+        self.entries = 0                          # every entry, kept or not
+        self.events_raised = 0
+        self.errors = 0
+        self.devices_affected: set[str] = set()
+        self.sessions_affected = 0
+        self.lateness = array("d")               # seconds, for each event raised
+        self.fired: Counter = Counter()           # occurrences fired, by step index
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._timeline_file = timeline_file
+        self._by_name = {d.name: d for d in self.devices}
+        self._timers: dict[int, Any] = {}
+        self._timer_ids = itertools.count()
+        self._active: dict[int, tuple[Step, Device, str | None, catalogue.Raised]] = {}
+        self._active_ids = itertools.count()
+        self._hit: dict[int, list[str]] = {}      # devices each event step hit last
+        self._windows: list[Window] = []
+        self._watching: dict[str, list[Window]] = {}
+        self._waiter: asyncio.TimerHandle | None = None
+        self._loop_timers: set[asyncio.TimerHandle] = set()
+        self._done = asyncio.Event() if _has_loop() else None
+
+    # -- time --------------------------------------------------------------
+
+    def drill_time(self) -> float:
+        if self.started is None:
+            return 0.0
+        if self.ended is not None:
+            return self.ended
+        return max((self.clock.now() - self.started) * self.speed, 0.0)
+
+    def _at(self, t: float) -> float:
+        return self.started + t / self.speed
+
+    def _later(self, t: float, callback: Callable[[], None]) -> None:
+        """A timer at drill time ``t``; the run finishes when none is left."""
+        key = next(self._timer_ids)
+
+        def run() -> None:
+            self._timers.pop(key, None)
+            try:
+                callback()
+            finally:
+                if not self._timers and self.state is State.RUNNING:
+                    self._finish()
+        self._timers[key] = self.clock.call_at(self._at(t), run)
+
+    # -- starting and stopping -----------------------------------------------
+
+    def start(self) -> None:
+        self._record({"t": 0.0, "kind": "run", "state": "created", "scenario": self.scenario.name,
+                      "seed": self.seed, "speed": self.speed,
+                      "clock": "virtual" if getattr(self.clock, "virtual", False) else "real"})
+        if self.wait_for_sessions > 0 and self._open_sessions() < self.wait_for_sessions:
+            self._waiter = asyncio.get_running_loop().call_later(WAIT_POLL, self._wait)
+            return
+        self._begin()
+
+    def _open_sessions(self) -> int:
+        return sum(1 for d in self.devices for s in d.sessions.values()
+                   if s.base_version is not None)
+
+    def _wait(self) -> None:
+        self._waiter = None
+        if self.state is not State.WAITING:
+            return
+        if self._open_sessions() >= self.wait_for_sessions:
+            self._begin()
+        else:
+            self._waiter = asyncio.get_running_loop().call_later(WAIT_POLL, self._wait)
+
+    def _begin(self) -> None:
+        self.state = State.RUNNING
+        self.started = self.clock.now()
+        self.runtime.journal_observers.append(self._observe)
+        self._record({"t": 0.0, "kind": "run", "state": "running"})
+        for step in self.scenario.steps:
+            for occurrence, t in enumerate(step.times()):
+                self._later(t, lambda s=step, k=occurrence, t=t: self._fire(s, k, t))
+        if not self._timers:
+            self._finish()
+
+    def stop(self, restore: bool = False) -> None:
+        """No further steps; with ``restore``, every effect still in force is
+        undone (links up, alarms cleared, faults removed, devices back up)."""
+        if self.state in (State.FINISHED, State.STOPPED):
+            if restore:
+                self._restore()
+            return
+        self.ended = self.drill_time()
+        self._cancel_timers()
+        for window in self._windows:
+            if window.state == "open":
+                window.state = "not-checked"
+        if restore:
+            self._restore()
+        self._end(State.STOPPED)
+
+    def _restore(self) -> None:
+        t = self.drill_time()
+        for key in sorted(self._active, reverse=True):
+            step, device, part, raised = self._active.pop(key)
+            self._undo(step, device, part, raised, t)
+
+    def _cancel_timers(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        for handle in self._loop_timers:
+            handle.cancel()
+        self._loop_timers.clear()
+        if self._waiter is not None:
+            self._waiter.cancel()
+            self._waiter = None
+        for window in self._windows:
+            self.clock.release(window)
+
+    def _finish(self) -> None:
+        if any(w.state == "open" for w in self._windows):
+            return          # (a window held for the grace; its verdict finishes the run)
+        self.ended = self.drill_time()
+        self._end(State.FINISHED)
+
+    def _end(self, state: State) -> None:
+        self.state = state
+        if self._observe in self.runtime.journal_observers:
+            self.runtime.journal_observers.remove(self._observe)
+        missed = sum(w.state == "missed" for w in self._windows)
+        self.verdict = None if state is State.STOPPED and not missed else \
+            ("fail" if missed else "pass")
+        self._record({"t": _round(self.ended or 0.0), "kind": "run", "state": state.value,
+                      "verdict": self.verdict, **self.counts()})
+        if self._timeline_file is not None:
+            self._timeline_file.flush()
+        if self._done is not None:
+            self._done.set()
+
+    async def finished(self) -> None:
+        """Wait until the run has finished or been stopped."""
+        if self._done is None:
+            self._done = asyncio.Event()
+            if self.state in (State.FINISHED, State.STOPPED):
+                self._done.set()
+        await self._done.wait()
+
+    # -- the timeline ------------------------------------------------------------
+
+    def _record(self, entry: dict[str, Any]) -> None:
+        self.timeline.append(entry)
+        self.entries += 1
+        if self._timeline_file is not None:
+            self._timeline_file.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        for listener in list(self.listeners):
+            listener(entry)
+
+    def _fire(self, step: Step, occurrence: int, t: float) -> None:
+        self.fired[step.index] += 1
+        rng = random.Random(f"{self.seed}/{step.index}/{occurrence}")
+        chosen = selectors.devices(self.devices, step.target, rng, occurrence)
+        if step.expect is not None:
+            self._open_windows(step, occurrence, t)
+            return
+        self._hit[step.index] = [d.name for d in chosen]
+        if not chosen:
+            self._record({"t": _round(t), "kind": "event", "step": step.index, "name": step.name,
+                          "event": step.event, "devices": 0,
+                          "note": "the target matches no device"})
+        for device in chosen:
+            offset = rng.uniform(0.0, step.jitter) if step.jitter else 0.0
+            if offset > 0:
+                self._later(t + offset, lambda d=device, when=t + offset:
+                            self._raise_on(step, occurrence, d, when))
+            else:
+                self._raise_on(step, occurrence, device, t)
+
+    def _raise_on(self, step: Step, occurrence: int, device: Device, t: float) -> None:
+        kind = catalogue.EVENTS[step.event]
+        if kind.target == "interface":
+            parts: list[str | None] = list(selectors.parts(device.interfaces(),
+                                                           step.target.interfaces))
+        elif kind.target == "component":
+            parts = list(selectors.parts(device.components(), step.target.components))
+        else:
+            parts = [None]
+        if not parts:
+            self._record({"t": _round(t), "kind": "event", "step": step.index, "name": step.name,
+                          "event": step.event, "device": device.name,
+                          "note": f"{device.name} has no {kind.target} the target names"})
+        for part in parts:
+            self._raise(step, occurrence, device, part, t)
+
+    def _raise(self, step: Step, occurrence: int, device: Device, part: str | None,
+               t: float) -> None:
+        kind = catalogue.EVENTS[step.event]
+        params = dict(step.params)
+        if part is not None:
+            params[kind.target] = part
+        rng = random.Random(f"{self.seed}/{step.index}/{occurrence}/{device.name}/{part}")
+        undone_by_time = kind.undoable and step.duration is not None
+        late = self.clock.now() - self._at(t)
+        try:
+            raised = catalogue.raise_event(
+                device, step.event, params, rng=rng,
+                duration=None if undone_by_time or step.duration is None
+                else step.duration / self.speed)
+        except DeviceError as exc:
+            self.errors += 1
+            self._record({"t": _round(t), "kind": "error", "step": step.index, "name": step.name,
+                          "event": step.event, "device": device.name, "message": str(exc)})
+            return
+        self.events_raised += 1
+        self.lateness.append(max(late, 0.0))
+        self.devices_affected.add(device.name)
+        result = raised.result
+        self.sessions_affected += int(result.get("sessions", 0) or 0)
+        entry = {"t": _round(t), "kind": "event", "step": step.index, "name": step.name,
+                 "event": step.event, "device": device.name}
+        if part is not None:
+            entry[kind.target] = part
+        entry.update({k: v for k, v in result.items() if k not in entry and k != "event"})
+        self._record(entry)
+        if raised.active:
+            key = next(self._active_ids)
+            self._active[key] = (step, device, part, raised)
+            if undone_by_time:
+                self._later(t + step.duration, lambda: self._undo_at(key, t + step.duration))
+
+    def _undo_at(self, key: int, t: float) -> None:
+        active = self._active.pop(key, None)
+        if active is not None:
+            self._undo(*active, t)
+
+    def _undo(self, step: Step, device: Device, part: str | None, raised: catalogue.Raised,
+              t: float) -> None:
+        if not raised.active:
+            return
+        try:
+            raised.undo()
+        except DeviceError as exc:
+            self._record({"t": _round(t), "kind": "error", "step": step.index,
+                          "name": step.name, "event": step.event, "device": device.name,
+                          "message": f"could not undo: {exc}"})
+            return
+        entry = {"t": _round(t), "kind": "undo", "step": step.index, "name": step.name,
+                 "event": step.event, "device": device.name}
+        if part is not None:
+            entry[catalogue.EVENTS[step.event].target] = part
+        self._record(entry)
+
+    # -- expectations ------------------------------------------------------------
+
+    def _open_windows(self, step: Step, occurrence: int, t: float) -> None:
+        expect = step.expect
+        if expect.target is not None:
+            names = [d.name for d in selectors.matched(self.devices, expect.target)]
+        else:
+            names = list(self._hit.get(expect.of, ()))
+        if not names:
+            self._record({"t": _round(t), "kind": "expect", "step": step.index,
+                          "name": step.name, "state": "skipped",
+                          "note": "no device to watch (the watched step hit none)"})
+        for name in names:
+            window = Window(step, occurrence, name, t, t + expect.within)
+            self._windows.append(window)
+            self._watching.setdefault(name, []).append(window)
+            self._record({"t": _round(t), "kind": "expect", "step": step.index,
+                          "name": step.name, "device": name, "state": "open",
+                          "until": _round(window.closes), "expectation": expect.describe()})
+            self._later(window.closes, lambda w=window: self._close(w))
+
+    def _observe(self, device: Device, direction: str, session_id: int, message: str) -> None:
+        if direction != "in":
+            return
+        windows = self._watching.get(device.name)
+        if not windows:
+            return
+        t = self.drill_time()
+        rpc = _MISSING
+        for window in list(windows):
+            if window.state != "open" or t > window.closes + 1e-9:
+                continue
+            if rpc is _MISSING:
+                rpc = _rpc(message)
+                if rpc is None:
+                    return
+            operation = localname(rpc[0]) if len(rpc) else ""
+            window.seen[operation] += 1
+            expect = window.expect
+            if "*" not in expect.rpcs and operation not in expect.rpcs:
+                continue
+            if expect.xpath is not None and not _matches(expect.xpath, rpc):
+                continue
+            window.evidence = {"t": _round(t), "session": session_id, "operation": operation,
+                               "message-id": rpc.get("message-id")}
+            self._verdict(window, "missed" if expect.none else "met")
+
+    def _close(self, window: Window) -> None:
+        if window.state != "open":
+            return
+        if self.grace > 0 and getattr(self.clock, "virtual", False) and not window.expect.none:
+            # On a virtual clock a client in another process needs real time to
+            # act: time stands at the window's end for the grace, or until it does.
+            self.clock.hold(window, self.grace)
+            handle = asyncio.get_running_loop().call_later(
+                self.grace, lambda: self._closed(window))
+            self._loop_timers.add(handle)
+            return
+        self._closed(window)
+
+    def _closed(self, window: Window) -> None:
+        if window.state != "open":
+            return
+        if not window.expect.none:
+            seen = ", ".join(f"{op} x{n}" for op, n in sorted(window.seen.items())) or "nothing"
+            window.evidence = {"seen": seen}
+        self._verdict(window, "met" if window.expect.none else "missed")
+
+    def _verdict(self, window: Window, state: str) -> None:
+        window.state = state
+        self.clock.release(window)
+        watching = self._watching.get(window.device)
+        if watching is not None and window in watching:
+            watching.remove(window)
+            if not watching:
+                del self._watching[window.device]
+        when = (window.evidence or {}).get("t", window.closes)
+        entry = {"t": _round(when), "kind": "expect", "step": window.step.index,
+                 "name": window.step.name, "device": window.device, "state": state,
+                 "expectation": window.expect.describe()}
+        if window.evidence is not None:
+            entry["evidence"] = window.evidence
+        self._record(entry)
+        if self.state is State.RUNNING and not self._timers:
+            self._finish()
+
+    # -- what it reports -----------------------------------------------------------
+
+    def counts(self) -> dict[str, Any]:
+        states = Counter(w.state for w in self._windows)
+        return {"events_raised": self.events_raised, "errors": self.errors,
+                "devices_affected": len(self.devices_affected),
+                "sessions_affected": self.sessions_affected,
+                "expectations": {"met": states["met"], "missed": states["missed"],
+                                 "open": states["open"],
+                                 "not_checked": states["not-checked"]}}
+
+    def lateness_ms(self) -> dict[str, float]:
+        values = sorted(self.lateness)
+        if not values:
+            return {}
+
+        def pick(q: float) -> float:
+            return round(values[min(int(q * len(values)), len(values) - 1)] * 1000, 3)
+        return {"p50": pick(0.50), "p99": pick(0.99), "max": round(values[-1] * 1000, 3)}
+
+    def status(self) -> dict[str, Any]:
+        scenario = self.scenario
+        steps = []
+        for step in scenario.steps:
+            steps.append({"index": step.index, "name": step.name, "line": step.line,
+                          "at": step.time, "every": step.every, "count": step.count,
+                          "event": step.event, "expect": step.expect.describe()
+                          if step.expect else None, "fired": self.fired[step.index]})
+        return {"id": self.id, "scenario": scenario.name, "description": scenario.description,
+                "source": scenario.source, "seed": self.seed, "speed": self.speed,
+                "state": self.state.value, "verdict": self.verdict,
+                "drill_time": _round(self.drill_time()), "length": scenario.length,
+                **self.counts(), "lateness_ms": self.lateness_ms(),
+                "timeline_entries": self.entries, "steps": steps,
+                "windows": [w.summary() for w in self._windows if w.state != "open"]
+                + [w.summary() for w in self._windows if w.state == "open"]}
+
+
+def _has_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _rpc(message: str) -> etree._Element | None:
+    try:
+        root = parse_message(message)
+    except XMLRejected:
+        return None
+    return root if localname(root) == "rpc" else None
+
+
+def _matches(xpath: etree.XPath, rpc: etree._Element) -> bool:
+    try:
+        return bool(xpath(rpc))
+    except etree.XPathError:
+        return False
+
+
+def write_timeline(run: Run, path: Path) -> None:
+    """The run's timeline as JSON lines (what it kept in memory)."""
+    with path.open("w", encoding="utf-8") as out:
+        for entry in run.timeline:
+            out.write(json.dumps(entry, separators=(",", ":")) + "\n")
