@@ -19,7 +19,9 @@ from lxml import etree
 from emulator import yamlfile
 from emulator.paths import data_dir
 from emulator.scenarios import catalogue
+from emulator.scenarios.schema import _DURATION as DURATION_SCHEMA
 from emulator.scenarios.schema import drill_schema
+from emulator.scenarios.units import PATTERN as DURATION_PATTERN
 from emulator.scenarios.units import parse_duration
 from emulator.yamlfile import FixtureError, YDict, YList
 
@@ -186,7 +188,10 @@ def _check_schema(document: Any, source: str) -> None:
     error = jsonschema.exceptions.best_match(_validator().iter_errors(_plain(document)))
     if error is None:
         return
-    where, line = _locate(document, list(error.absolute_path))
+    where, line, node = _locate(document, list(error.absolute_path))
+    if error.validator == "additionalProperties" and isinstance(node, YDict):
+        extra = [key for key in node if key not in error.schema.get("properties", {})]
+        line = node.line_of(extra[0]) if extra else line
     raise ScenarioError(source, line, f"{where}: {_say(error)}" if where else _say(error))
 
 
@@ -199,7 +204,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _locate(document: Any, path: list) -> tuple[str, int | None]:
+def _locate(document: Any, path: list) -> tuple[str, int | None, Any]:
     where, line, node = "", getattr(document, "line", None), document
     for part in path:
         if isinstance(node, YDict) and part in node:
@@ -212,7 +217,7 @@ def _locate(document: Any, path: list) -> tuple[str, int | None]:
             node = node[part]
         else:
             break
-    return where, line
+    return where, line, node
 
 
 def _say(error: jsonschema.ValidationError) -> str:
@@ -231,6 +236,9 @@ def _say(error: jsonschema.ValidationError) -> str:
         return "has keys that exclude each other (at/after, count/until, sample/percent)"
     if keyword == "dependentRequired":
         return error.message.replace("is a dependency of", "is needed with")
+    if error.schema.get("pattern") == DURATION_PATTERN or \
+            (keyword == "anyOf" and error.schema.get("anyOf") == DURATION_SCHEMA["anyOf"]):
+        return f"{instance!r} is not a duration such as 90, 90s, 2m, 1h or 250ms"
     if keyword == "pattern" or (keyword == "anyOf" and isinstance(instance, str)):
         return f"{instance!r} is not valid here ({error.schema.get('description', keyword)})"
     return error.message

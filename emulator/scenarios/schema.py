@@ -18,14 +18,14 @@ from emulator.scenarios.units import PATTERN
 SCHEMA_ID = "https://netconf-emulator.invalid/drill.schema.json"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
-_DURATION = {
+DURATION = {
     "description": "seconds, or a number with a unit: 90s, 2m, 1h, 250ms, 1m30s",
     "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": PATTERN}],
 }
 _NAMES = {"anyOf": [{"type": "string", "minLength": 1},
                     {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}]}
 _KINDS = {"string": {"type": "string"}, "integer": {"type": "integer"},
-          "number": {"type": "number"}, "boolean": {"type": "boolean"}, "duration": _DURATION}
+          "number": {"type": "number"}, "boolean": {"type": "boolean"}, "duration": DURATION}
 
 _SELECTOR = {
     "devices": dict(_NAMES, description="device names or globs (edge-*); default: every device"),
@@ -61,7 +61,7 @@ _EXPECT = {
         "of": {"type": "string", "pattern": NAME_PATTERN,
                "description": "the event step whose devices are watched (default: the "
                               "previous event step)"},
-        "within": dict(_DURATION, description="how long the window stays open"),
+        "within": dict(DURATION, description="how long the window stays open"),
         "during": {"type": "boolean", "const": True,
                    "description": "the window is the watched event's duration"},
         "match": {"type": "string", "minLength": 1,
@@ -103,17 +103,17 @@ def drill_schema() -> dict[str, Any]:
         "properties": {
             "name": {"type": "string", "pattern": NAME_PATTERN,
                      "description": "a name other steps (and the report) use"},
-            "at": dict(_DURATION, description="drill time of the step"),
-            "after": dict(_DURATION, description="time after the previous step"),
-            "every": dict(_DURATION, description="repeat the step this often"),
+            "at": dict(DURATION, description="drill time of the step"),
+            "after": dict(DURATION, description="time after the previous step"),
+            "every": dict(DURATION, description="repeat the step this often"),
             "count": {"type": "integer", "minimum": 1,
                       "description": "with every: how many times in all"},
-            "until": dict(_DURATION, description="with every: the drill time it stops"),
+            "until": dict(DURATION, description="with every: the drill time it stops"),
             "target": _TARGET,
             "event": {"enum": sorted(events), "description": "what happens (the catalogue)"},
             "params": {"type": "object"},
-            "duration": dict(_DURATION, description="the event is undone when it ends"),
-            "jitter": dict(_DURATION, description="each device's event moves later by a "
+            "duration": dict(DURATION, description="the event is undone when it ends"),
+            "jitter": dict(DURATION, description="each device's event moves later by a "
                                                   "seeded random time up to this"),
             "expect": _EXPECT,
         },
