@@ -19,7 +19,7 @@ from lxml import etree
 from emulator import yamlfile
 from emulator.paths import data_dir
 from emulator.scenarios import catalogue
-from emulator.scenarios.schema import _DURATION as DURATION_SCHEMA
+from emulator.scenarios.schema import DURATION as DURATION_SCHEMA
 from emulator.scenarios.schema import drill_schema
 from emulator.scenarios.units import PATTERN as DURATION_PATTERN
 from emulator.scenarios.units import parse_duration
