@@ -349,7 +349,7 @@ async def _serve(emulator: Emulator, args: argparse.Namespace,
         run = emulator.runs.start(scenario, seed=args.seed, speed=args.speed, grace=args.grace,
                                   wait_for_sessions=args.wait_for_sessions,
                                   timeline_file=timeline)
-        print(f"drill {scenario.name}: {run.id} at {http}://{emulator.netloc}/api/runs/{run.id}",
+        print(f"drill {scenario.name}: {run.id} at {http}://{emulator.netloc}/api/scenarios/runs/{run.id}",
               flush=True)
 
     await stop.wait()
@@ -470,7 +470,7 @@ async def _drill_remote(args: argparse.Namespace, scenario: Scenario) -> int:
         return (await client.fetch(request)).body
 
     try:
-        status = json.loads(await call("/api/runs", body))
+        status = json.loads(await call("/api/scenarios/runs", body))
     except HTTPClientError as exc:
         message = _api_error(exc)
         if exc.code == 599:
@@ -480,7 +480,7 @@ async def _drill_remote(args: argparse.Namespace, scenario: Scenario) -> int:
     except (OSError, ValueError) as exc:
         return _fail(f"{base}: {exc}", EXIT_CANNOT_PLAY)
     run_id = status["id"]
-    print(f"drill {scenario.name}: {run_id} at {base}/api/runs/{run_id}", flush=True)
+    print(f"drill {scenario.name}: {run_id} at {base}/api/scenarios/runs/{run_id}", flush=True)
     interrupted = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -497,22 +497,22 @@ async def _drill_remote(args: argparse.Namespace, scenario: Scenario) -> int:
                     if line.startswith("data: ") and not block.startswith(b"event:"):
                         progress.entry(json.loads(line[6:]))
         # (the stream lasts as long as the drill; it stays open with keep-alives)
-        stream = asyncio.ensure_future(call(f"/api/runs/{run_id}/stream", timeout=7 * 86400.0,
+        stream = asyncio.ensure_future(call(f"/api/scenarios/runs/{run_id}/stream", timeout=7 * 86400.0,
                                             streaming_callback=received))
         stopper = asyncio.ensure_future(interrupted.wait())
         while not stream.done():
             await asyncio.wait([stream, stopper], timeout=0.5)
             if stopper.done() and not stream.done():
-                await call(f"/api/runs/{run_id}/stop", {})
+                await call(f"/api/scenarios/runs/{run_id}/stop", {})
             try:
-                progress.update(json.loads(await call(f"/api/runs/{run_id}")))
+                progress.update(json.loads(await call(f"/api/scenarios/runs/{run_id}")))
             except (HTTPClientError, OSError):
                 pass
         stopper.cancel()
-        status = json.loads(await call(f"/api/runs/{run_id}"))
+        status = json.loads(await call(f"/api/scenarios/runs/{run_id}"))
         progress.update(status)
     if args.timeline is not None:
-        args.timeline.write_bytes(await call(f"/api/runs/{run_id}/timeline"))
+        args.timeline.write_bytes(await call(f"/api/scenarios/runs/{run_id}/timeline"))
     return _finish_report(args, status, progress)
 
 

@@ -56,9 +56,9 @@ def test_scenarios_are_listed_and_shown(virtual):
 
 
 def test_a_run_from_an_uploaded_file_plays_and_reports(virtual):
-    status, run = post(virtual, "/api/runs", {"source": DRILL})
+    status, run = post(virtual, "/api/scenarios/runs", {"source": DRILL})
     assert status == 201 and run["state"] == "running" and run["seed"] == 5
-    path = f"/api/runs/{run['id']}"
+    path = f"/api/scenarios/runs/{run['id']}"
     virtual.advance(15)
     with virtual.connect("core-1") as client:
         client.rpc("<get/>")
@@ -70,17 +70,17 @@ def test_a_run_from_an_uploaded_file_plays_and_reports(virtual):
     assert request.headers["Content-Type"].startswith("application/x-ndjson")
     lines = [json.loads(line) for line in request.read().splitlines()]
     assert [e["kind"] for e in lines] == ["run", "run", "event", "expect", "expect", "undo", "run"]
-    status, runs = virtual.api("/api/runs")
+    status, runs = virtual.api("/api/scenarios/runs")
     assert runs["runs"][0]["id"] == run["id"]
 
 
 def test_the_stream_follows_the_run_to_its_end(virtual):
-    status, run = post(virtual, "/api/runs", {"scenario": "uplink-flap-storm", "seed": 1})
+    status, run = post(virtual, "/api/scenarios/runs", {"scenario": "uplink-flap-storm", "seed": 1})
     assert status == 201
     received: list[str] = []
 
     def follow() -> None:
-        url = f"http://127.0.0.1:{virtual.port}/api/runs/{run['id']}/stream"
+        url = f"http://127.0.0.1:{virtual.port}/api/scenarios/runs/{run['id']}/stream"
         with urllib.request.urlopen(url, timeout=10) as response:
             assert response.headers["Content-Type"].startswith("text/event-stream")
             for line in response:
@@ -99,11 +99,11 @@ def test_the_stream_follows_the_run_to_its_end(virtual):
 
 
 def test_stop_with_restore_puts_back_what_is_in_force(virtual):
-    status, run = post(virtual, "/api/runs", {"source": DRILL})
+    status, run = post(virtual, "/api/scenarios/runs", {"source": DRILL})
     virtual.advance(12)
     core = virtual.fleet.get("core-1")
     assert virtual.call(lambda: core.operational().link("eth0").oper_up) is False
-    status, stopped = post(virtual, f"/api/runs/{run['id']}/stop", {"restore": True})
+    status, stopped = post(virtual, f"/api/scenarios/runs/{run['id']}/stop", {"restore": True})
     assert status == 200 and stopped["state"] == "stopped"
     assert stopped["expectations"]["not_checked"] == 1
     assert virtual.call(lambda: core.operational().link("eth0").oper_up) is True
@@ -120,11 +120,11 @@ def test_stop_with_restore_puts_back_what_is_in_force(virtual):
     ({"source": 5}, 400, ["text"]),
 ])
 def test_a_bad_run_request_gets_a_json_error(virtual, body, status, words):
-    got, error = post(virtual, "/api/runs", body)
+    got, error = post(virtual, "/api/scenarios/runs", body)
     assert got == status, error
     for word in words:
         assert word in error["error"]
-    assert virtual.api("/api/runs/run-99")[0] == 404
+    assert virtual.api("/api/scenarios/runs/run-99")[0] == 404
 
 
 def test_on_a_fast_virtual_clock_a_window_waits_for_a_client_in_real_time(make_server):
@@ -135,7 +135,7 @@ def test_on_a_fast_virtual_clock_a_window_waits_for_a_client_in_real_time(make_s
     with running.connect("core-1") as client:
         client.rpc(f'<create-subscription xmlns="urn:ietf:params:xml:ns:netconf:notification:1.0"/>')
         running.call(lambda: running.runtime.clock.start_autojump(0))
-        status, run = post(running, "/api/runs", {"source": DRILL})
+        status, run = post(running, "/api/scenarios/runs", {"source": DRILL})
         while True:
             message = client.recv_xml(timeout=10)
             if message.find(".//{*}link-down") is not None:
@@ -144,7 +144,7 @@ def test_on_a_fast_virtual_clock_a_window_waits_for_a_client_in_real_time(make_s
         client.send(f'<rpc message-id="late" xmlns="{NC}"><get/></rpc>')
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            status, done = running.api(f"/api/runs/{run['id']}")
+            status, done = running.api(f"/api/scenarios/runs/{run['id']}")
             if done["state"] == "finished":
                 break
             time.sleep(0.05)

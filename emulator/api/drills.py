@@ -82,7 +82,7 @@ class RunsHandler(ApiJsonBody):
                 wait_for_sessions=sessions or 0)
         except TooManyRuns as exc:
             raise ApiError(409, str(exc)) from None
-        self.set_header("Location", f"/api/runs/{run.id}")
+        self.set_header("Location", f"/api/scenarios/runs/{run.id}")
         self.send_json(run.status(), 201)
 
 
@@ -109,7 +109,7 @@ class RunHandler(ApiHandler):
     def run(self, run_id: str) -> Run:
         run = self.emulator.runs.get(run_id)
         if run is None:
-            raise ApiError(404, f"no run {run_id!r} (GET /api/runs lists them)")
+            raise ApiError(404, f"no run {run_id!r} (GET /api/scenarios/runs lists them)")
         return run
 
     def get(self, run_id: str) -> None:

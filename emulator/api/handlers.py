@@ -158,12 +158,12 @@ class IndexHandler(ApiHandler):
             "POST /api/clock",
             "GET /api/scenarios",
             "GET /api/scenarios/{name}",
-            "GET /api/runs",
-            "POST /api/runs",
-            "GET /api/runs/{id}",
-            "GET /api/runs/{id}/timeline",
-            "GET /api/runs/{id}/stream",
-            "POST /api/runs/{id}/stop",
+            "GET /api/scenarios/runs",
+            "POST /api/scenarios/runs",
+            "GET /api/scenarios/runs/{id}",
+            "GET /api/scenarios/runs/{id}/timeline",
+            "GET /api/scenarios/runs/{id}/stream",
+            "POST /api/scenarios/runs/{id}/stop",
         ], "events": CATALOGUE})
 
 

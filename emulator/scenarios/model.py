@@ -135,10 +135,11 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 
 def shipped() -> dict[str, Path]:
-    """The drills that come with the emulator, by name (the file's stem)."""
+    """The drills that come with the emulator, by name (the file's stem;
+    ``runs`` is the API's, not a drill's)."""
     if not SCENARIOS.is_dir():
         return {}
-    return {path.stem: path for path in sorted(SCENARIOS.glob("*.yaml"))}
+    return {path.stem: path for path in sorted(SCENARIOS.glob("*.yaml")) if path.stem != "runs"}
 
 
 def find(name_or_path: str) -> Path:
