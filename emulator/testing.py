@@ -33,6 +33,7 @@ from emulator.device import Device, JournalEntry
 from emulator.fleet import Fleet, load_fleet
 from emulator.namespaces import NC_NS
 from emulator.runtime import Limits, Runtime
+from emulator.scenarios import model
 from emulator.server import Emulator
 from emulator.settings import Options
 
@@ -251,9 +252,33 @@ class NetconfFleet:
     def reset(self, *devices: str) -> int:
         """These devices (all, by default) back to their fixtures: datastores,
         state, replay log, journal, counters; their sessions end (close 1012).
+        A reset of the whole fleet also stops every drill still playing.
         Returns how many."""
         chosen = [self.device(name) for name in devices] if devices else None
+        if chosen is None:
+            self.call(self.emulator.runs.stop_all)
         return self.call(self.fleet.reset, chosen)
+
+    # -- drills --------------------------------------------------------------------
+
+    def play(self, drill: str | Path, *, seed: int | None = None, speed: float = 1.0) -> str:
+        """Start a drill on the fleet: a shipped drill's name, a drill file, or
+        a drill's YAML text. Returns the run's id; on the virtual clock, move
+        time with ``advance`` and read the outcome with ``drill_status``."""
+        text = str(drill)
+        if "\n" in text:
+            scenario = model.parse(text, "test drill")
+        else:
+            scenario = model.load(model.find(text))
+        run = self.call(lambda: self.emulator.runs.start(scenario, seed=seed, speed=speed))
+        return run.id
+
+    def drill_status(self, run_id: str) -> dict[str, Any]:
+        """What ``GET /api/scenarios/runs/{id}`` says: state, verdict, windows..."""
+        run = self.emulator.runs.get(run_id)
+        if run is None:
+            raise FleetError(f"no drill run {run_id!r}")
+        return self.call(run.status)
 
     def inject(self, device: str, event: str, **parameters: Any) -> dict[str, Any]:
         """Raise an event now, as ``POST /api/devices/{device}/events`` does:

@@ -234,3 +234,19 @@ def test_serve_plays_a_scenario_given_at_start(tmp_path):
         process.terminate()
         process.wait(10)
     assert (tmp_path / "t.jsonl").read_text().count("\"kind\":\"event\"") == 24
+
+
+def test_an_in_process_fleet_plays_a_drill_on_its_own_clock(tmp_path):
+    from emulator.testing import NetconfFleet
+
+    with NetconfFleet.start(data_dir=tmp_path / "data") as fleet:
+        run = fleet.play("uplink-flap-storm", seed=3)
+        fleet.advance(60)
+        assert fleet.drill_status(run)["state"] == "running"
+        fleet.advance(3600)
+        status = fleet.drill_status(run)
+        assert status["state"] == "finished" and status["events_raised"] == 24
+        assert status["seed"] == 3
+        other = fleet.play("name: inline\nsteps:\n  - at: 1h\n    event: device-hang\n")
+        fleet.reset()                              # (stops what still plays)
+        assert fleet.drill_status(other)["state"] == "stopped"
