@@ -28,7 +28,7 @@ from emulator.device import Device, DeviceError
 from emulator.netconf.xml import XMLRejected, localname, parse_message
 from emulator.runtime import Runtime
 from emulator.scenarios import catalogue, selectors
-from emulator.scenarios.model import Scenario, Step
+from emulator.scenarios.model import Scenario, Step, Target
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,7 @@ class Run:
         self._timer_ids = itertools.count()
         self._active: dict[int, tuple[Step, Device, str | None, catalogue.Raised]] = {}
         self._active_ids = itertools.count()
+        self._targets: dict[Target, list[Device]] = {}
         self._hit: dict[int, list[str]] = {}      # devices each event step hit last
         self._windows: list[Window] = []
         self._watching: dict[str, list[Window]] = {}
@@ -267,7 +268,7 @@ class Run:
     def _fire(self, step: Step, occurrence: int, t: float) -> None:
         self.fired[step.index] += 1
         rng = random.Random(f"{self.seed}/{step.index}/{occurrence}")
-        chosen = selectors.devices(self.devices, step.target, rng, occurrence)
+        chosen = selectors.devices(self._matched(step.target), step.target, rng, occurrence)
         if step.expect is not None:
             self._open_windows(step, occurrence, t)
             return
@@ -358,12 +359,19 @@ class Run:
             entry[catalogue.EVENTS[step.event].target] = part
         self._record(entry)
 
+    def _matched(self, target: Target) -> list[Device]:
+        """The devices a target names (a fleet's devices do not change while it runs)."""
+        found = self._targets.get(target)
+        if found is None:
+            found = self._targets[target] = selectors.matched(self.devices, target)
+        return found
+
     # -- expectations ------------------------------------------------------------
 
     def _open_windows(self, step: Step, occurrence: int, t: float) -> None:
         expect = step.expect
         if expect.target is not None:
-            names = [d.name for d in selectors.matched(self.devices, expect.target)]
+            names = [d.name for d in self._matched(expect.target)]
         else:
             names = list(self._hit.get(expect.of, ()))
         if not names:

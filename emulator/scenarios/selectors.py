@@ -20,16 +20,20 @@ def _matches(name: str, patterns: Sequence[str]) -> bool:
     return not patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
+def _order(device: Device) -> int:
+    return device.index
+
+
 def matched(devices: Iterable[Device], target: Target) -> list[Device]:
     """The devices the target names, in fleet order, before any sampling."""
     return [d for d in devices
             if _matches(d.name, target.devices) and _matches(d.profile.name, target.profiles)]
 
 
-def devices(fleet: Iterable[Device], target: Target, rng: random.Random,
+def devices(chosen: list[Device], target: Target, rng: random.Random,
             occurrence: int = 0) -> list[Device]:
-    """The devices one occurrence of a step acts on, in fleet order."""
-    chosen = matched(fleet, target)
+    """The devices one occurrence of a step acts on, in fleet order, from those
+    the target matched (``matched``: a run works it out once per target)."""
     if not chosen:
         return []
     if target.one_by_one:
@@ -40,10 +44,6 @@ def devices(fleet: Iterable[Device], target: Target, rng: random.Random,
         n = max(1, math.floor(len(chosen) * target.percent / 100 + 0.5))
         return sorted(rng.sample(chosen, min(n, len(chosen))), key=_order)
     return chosen
-
-
-def _order(device: Device) -> int:
-    return device.index
 
 
 def parts(available: list[str], patterns: Sequence[str]) -> list[str]:
