@@ -404,3 +404,52 @@ def test_speed_plays_drill_time_faster_on_the_clock(fleet):
     assert fleet.get("core-1").status.value == "hung"
     fleet.runtime.clock.advance(10)
     assert fleet.get("core-1").status.value == "up" and run.state is State.FINISHED
+
+
+# -- the shipped drills, each played against a well-behaved NMS and against none --------
+
+class PollingNms:
+    """A well-behaved NMS, in process: a subscribed session to every device
+    that is up; every 20 s of drill time it reads each device's configuration
+    and state, and it reconnects to a device whose session ended once the
+    device takes connections again. It never reconfigures anything."""
+
+    PERIOD = 20.0
+
+    def __init__(self, fleet):
+        self.fleet = fleet
+        self.sessions: dict[str, tuple] = {}
+        self.polls = 0
+        self._poll()
+
+    def _poll(self) -> None:
+        self.polls += 1
+        for device in self.fleet:
+            connection, wire = self.sessions.get(device.name, (None, None))
+            if wire is None or wire.closed is not None or wire.aborted:
+                if device.status.value != "up":
+                    continue
+                connection, wire = connect(device)
+                subscribe(connection, wire)
+                self.sessions[device.name] = (connection, wire)
+            request(connection, "<get-config><source><running/></source></get-config>",
+                    f"c{self.polls}")
+            request(connection, "<get/>", f"g{self.polls}")
+        self.fleet.runtime.clock.call_later(self.PERIOD, self._poll)
+
+
+@pytest.mark.parametrize("name", sorted(model.shipped()))
+def test_each_shipped_drill_passes_with_a_well_behaved_nms_and_fails_without_one(name):
+    scenario = model.load(model.shipped()[name])
+    fleet = load_fleet(None, Runtime(clock=VirtualClock()))
+    nms = PollingNms(fleet)
+    run = play(fleet, scenario)
+    status = run.status()
+    assert status["state"] == "finished" and status["errors"] == 0, status
+    assert status["verdict"] == "pass", [w for w in status["windows"] if w["state"] != "met"]
+    assert status["events_raised"] > 0 and nms.polls > scenario.length / PollingNms.PERIOD - 1
+    musts = [s for s in scenario.steps if s.expect and not s.expect.none]
+    alone = play(load_fleet(None, Runtime(clock=VirtualClock())), scenario)
+    assert alone.status()["errors"] == 0
+    assert alone.verdict == ("fail" if musts else "pass")
+    assert alone.status()["expectations"]["missed"] >= len(musts)
