@@ -250,3 +250,20 @@ def test_an_in_process_fleet_plays_a_drill_on_its_own_clock(tmp_path):
         other = fleet.play("name: inline\nsteps:\n  - at: 1h\n    event: device-hang\n")
         fleet.reset()                              # (stops what still plays)
         assert fleet.drill_status(other)["state"] == "stopped"
+
+
+def test_a_run_waits_for_sessions_before_drill_time_starts(virtual):
+    status, run = post(virtual, "/api/scenarios/runs", {"source": DRILL, "wait_for_sessions": 2})
+    assert status == 201 and run["state"] == "waiting"
+    path = f"/api/scenarios/runs/{run['id']}"
+    virtual.advance(3600)                          # time passes; the drill has not begun
+    assert virtual.api(path)[1]["state"] == "waiting"
+    with virtual.connect("core-1"), virtual.connect("edge-01"):
+        deadline = time.monotonic() + 10
+        while virtual.api(path)[1]["state"] == "waiting" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert virtual.api(path)[1]["state"] == "running"
+        virtual.advance(9)
+        assert virtual.api(path)[1]["events_raised"] == 0
+        virtual.advance(1)
+        assert virtual.api(path)[1]["events_raised"] == 1
