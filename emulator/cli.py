@@ -433,7 +433,7 @@ async def _drill_here(emulator: Emulator, args: argparse.Namespace, scenario: Sc
                 await asyncio.wait([finished, stopper], timeout=0.25)
                 if stopper.done() and not finished.done():
                     run.stop()
-                progress.update(run.status())
+                progress.update(run.status(windows=False))
             stopper.cancel()
             progress.update(run.status())
         code = _finish_report(args, run.status(), progress)

@@ -453,3 +453,15 @@ def test_each_shipped_drill_passes_with_a_well_behaved_nms_and_fails_without_one
     assert alone.status()["errors"] == 0
     assert alone.verdict == ("fail" if musts else "pass")
     assert alone.status()["expectations"]["missed"] >= len(musts)
+
+
+def test_a_run_opens_a_bounded_number_of_windows(fleet, monkeypatch):
+    monkeypatch.setattr("emulator.scenarios.engine.MAX_WINDOWS", 4)
+    run = play(fleet, """
+        name: many
+        steps:
+          - at: 1s
+            expect: {rpc: get, within: 1s, devices: "*"}
+        """)
+    assert run.status()["windows_total"] == 4 and run.errors == 2
+    assert sum(e["kind"] == "error" for e in run.timeline) == 2

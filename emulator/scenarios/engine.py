@@ -36,6 +36,13 @@ log = logging.getLogger(__name__)
 # --timeline gets every one): enough for any drill a person reads, bounded
 # for the drill that raises an event every millisecond for a day.
 TIMELINE_KEPT = 100_000
+# Expectation windows one run may open (an expectation on each of 10,000
+# devices every second of an hour would be 36 million); past it, a window is
+# refused with an error entry. A status lists at most STATUS_WINDOWS of them
+# (the counts cover all).
+MAX_WINDOWS = 100_000
+STATUS_WINDOWS = 1_000
+LATENESS_SAMPLE = 100_000
 # How often a run waiting for sessions looks again (real seconds).
 WAIT_POLL = 0.05
 _MISSING = object()
@@ -116,6 +123,7 @@ class Run:
         self.devices_affected: set[str] = set()
         self.sessions_affected = 0
         self.lateness = array("d")               # seconds, for each event raised
+        self._lateness: tuple[int, dict[str, float]] = (0, {})
         self.fired: Counter = Counter()           # occurrences fired, by step index
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._timeline_file = timeline_file
@@ -127,6 +135,7 @@ class Run:
         self._targets: dict[Target, list[Device]] = {}
         self._hit: dict[int, list[str]] = {}      # devices each event step hit last
         self._windows: list[Window] = []
+        self._states: Counter = Counter()        # windows by state
         self._watching: dict[str, list[Window]] = {}
         self._waiter: asyncio.TimerHandle | None = None
         self._loop_timers: set[asyncio.TimerHandle] = set()
@@ -203,7 +212,7 @@ class Run:
         self._cancel_timers()
         for window in self._windows:
             if window.state == "open":
-                window.state = "not-checked"
+                self._set_state(window, "not-checked")
         if restore:
             self._restore()
         self._end(State.STOPPED)
@@ -228,7 +237,7 @@ class Run:
             self.clock.release(window)
 
     def _finish(self) -> None:
-        if any(w.state == "open" for w in self._windows):
+        if self._states["open"]:
             return          # (a window held for the grace; its verdict finishes the run)
         self.ended = self.drill_time()
         self._end(State.FINISHED)
@@ -237,7 +246,7 @@ class Run:
         self.state = state
         if self._observe in self.runtime.journal_observers:
             self.runtime.journal_observers.remove(self._observe)
-        missed = sum(w.state == "missed" for w in self._windows)
+        missed = self._states["missed"]
         self.verdict = None if state is State.STOPPED and not missed else \
             ("fail" if missed else "pass")
         self._record({"t": _round(self.ended or 0.0), "kind": "run", "state": state.value,
@@ -379,8 +388,16 @@ class Run:
                           "name": step.name, "state": "skipped",
                           "note": "no device to watch (the watched step hit none)"})
         for name in names:
+            if len(self._windows) >= MAX_WINDOWS:
+                self.errors += 1
+                self._record({"t": _round(t), "kind": "error", "step": step.index,
+                              "name": step.name, "device": name,
+                              "message": f"more than {MAX_WINDOWS} expectation windows in "
+                                         "one run: this one is not checked"})
+                continue
             window = Window(step, occurrence, name, t, t + expect.within)
             self._windows.append(window)
+            self._states["open"] += 1
             self._watching.setdefault(name, []).append(window)
             self._record({"t": _round(t), "kind": "expect", "step": step.index,
                           "name": step.name, "device": name, "state": "open",
@@ -434,8 +451,13 @@ class Run:
             window.evidence = {"seen": seen}
         self._verdict(window, "met" if window.expect.none else "missed")
 
-    def _verdict(self, window: Window, state: str) -> None:
+    def _set_state(self, window: Window, state: str) -> None:
+        self._states[window.state] -= 1
+        self._states[state] += 1
         window.state = state
+
+    def _verdict(self, window: Window, state: str) -> None:
+        self._set_state(window, state)
         self.clock.release(window)
         watching = self._watching.get(window.device)
         if watching is not None and window in watching:
@@ -455,7 +477,7 @@ class Run:
     # -- what it reports -----------------------------------------------------------
 
     def counts(self) -> dict[str, Any]:
-        states = Counter(w.state for w in self._windows)
+        states = self._states
         return {"events_raised": self.events_raised, "errors": self.errors,
                 "devices_affected": len(self.devices_affected),
                 "sessions_affected": self.sessions_affected,
@@ -464,15 +486,25 @@ class Run:
                                  "not_checked": states["not-checked"]}}
 
     def lateness_ms(self) -> dict[str, float]:
-        values = sorted(self.lateness)
-        if not values:
-            return {}
+        """How late events fired, p50, p99 and max (from at most LATENESS_SAMPLE
+        of them, evenly spread, so a status stays cheap in a long drill)."""
+        n = len(self.lateness)
+        if self._lateness[0] == n:
+            return self._lateness[1]
+        step = max(1, n // LATENESS_SAMPLE)
+        values = sorted(self.lateness[::step])
+        result = {}
+        if values:
+            def pick(q: float) -> float:
+                return round(values[min(int(q * len(values)), len(values) - 1)] * 1000, 3)
+            result = {"p50": pick(0.50), "p99": pick(0.99),
+                      "max": round(max(self.lateness) * 1000, 3)}
+        self._lateness = (n, result)
+        return result
 
-        def pick(q: float) -> float:
-            return round(values[min(int(q * len(values)), len(values) - 1)] * 1000, 3)
-        return {"p50": pick(0.50), "p99": pick(0.99), "max": round(values[-1] * 1000, 3)}
-
-    def status(self) -> dict[str, Any]:
+    def status(self, windows: bool = True) -> dict[str, Any]:
+        """What the run is and did; ``windows``: with its expectation windows
+        (decided ones first, at most STATUS_WINDOWS; the counts cover all)."""
         scenario = self.scenario
         steps = []
         for step in scenario.steps:
@@ -480,14 +512,18 @@ class Run:
                           "at": step.time, "every": step.every, "count": step.count,
                           "event": step.event, "expect": step.expect.describe()
                           if step.expect else None, "fired": self.fired[step.index]})
-        return {"id": self.id, "scenario": scenario.name, "description": scenario.description,
-                "source": scenario.source, "seed": self.seed, "speed": self.speed,
-                "state": self.state.value, "verdict": self.verdict,
-                "drill_time": _round(self.drill_time()), "length": scenario.length,
-                **self.counts(), "lateness_ms": self.lateness_ms(),
-                "timeline_entries": self.entries, "steps": steps,
-                "windows": [w.summary() for w in self._windows if w.state != "open"]
-                + [w.summary() for w in self._windows if w.state == "open"]}
+        status = {"id": self.id, "scenario": scenario.name, "description": scenario.description,
+                  "source": scenario.source, "seed": self.seed, "speed": self.speed,
+                  "state": self.state.value, "verdict": self.verdict,
+                  "drill_time": _round(self.drill_time()), "length": scenario.length,
+                  **self.counts(), "lateness_ms": self.lateness_ms(),
+                  "timeline_entries": self.entries, "steps": steps}
+        if windows:
+            decided = [w for w in self._windows if w.state != "open"]
+            shown = (decided + [w for w in self._windows if w.state == "open"])[:STATUS_WINDOWS]
+            status["windows"] = [w.summary() for w in shown]
+            status["windows_total"] = len(self._windows)
+        return status
 
 
 def _has_loop() -> bool:
