@@ -1,0 +1,1 @@
+"""Drills: the event catalogue (catalogue.py) and the scenario engine that plays it."""
