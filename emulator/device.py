@@ -31,8 +31,8 @@ from emulator.netconf.operations import OperationRegistry
 from emulator.netconf.session import Session
 from emulator.netconf.termination import Cause, Reason
 from emulator.notifications import EventLog
-from emulator.operational import (HARDWARE_ALARM, AlarmType, OperationalState,
-                                  component_resource, interface_leaves)
+from emulator.operational import (HARDWARE_ALARM, AlarmType, OperationalState, component_resource,
+                                  interface_leaves)
 from emulator.profile import Profile
 from emulator.runtime import Runtime
 from emulator.schema.tree import merge, prune

@@ -23,7 +23,6 @@ from typing import Any, Callable
 
 from lxml import etree
 
-from emulator.clock import LATEST
 from emulator.datastore.edit import apply_edit
 from emulator.device import (BadEventParameter, Device, NoSuchComponent, NoSuchInterface,
                              NotInProfile, UnknownEvent)
@@ -305,7 +304,8 @@ def _check_alarm(device: Device, params: dict) -> None:
                            "there is no alarm list to raise an alarm in")
     if params["resource"] is None:
         params["resource"] = device.name
-    params["alarm-type-id"] = _alarm_type(device, params["alarm-type-id"])
+    prefix, _, name = _alarm_type(device, params["alarm-type-id"])
+    params["alarm-type-id"] = f"{prefix}:{name}"     # (the module's own prefix)
 
 
 def _alarm_type(device: Device, text: str) -> tuple[str, str, str]:
@@ -314,14 +314,14 @@ def _alarm_type(device: Device, text: str) -> tuple[str, str, str]:
     prefix, _, name = text.partition(":")
     modules = [m for m in schema.modules.values() if prefix in (m.prefix, m.name)]
     if not name or not modules:
-        raise BadEventParameter(f"event 'alarm-raise'/'alarm-clear': 'alarm-type-id' must be prefix:identity with the prefix or "
-                                f"name of one of {device.name}'s modules; not {text!r}")
+        raise BadEventParameter(f"event 'alarm-raise'/'alarm-clear': 'alarm-type-id' must be "
+                                f"prefix:identity with the prefix or name of one of {device.name}'s modules; not {text!r}")
     module = modules[0]
     identity = (module.namespace, name)
     if identity not in schema.identities.bases or \
             not schema.identities.derived_from(identity, (AL_NS, "alarm-type-id")):
-        raise BadEventParameter(f"event 'alarm-raise'/'alarm-clear': 'alarm-type-id' {text!r} is not an identity derived from "
-                                "ietf-alarms' alarm-type-id")
+        raise BadEventParameter(f"event 'alarm-raise'/'alarm-clear': 'alarm-type-id' {text!r} is "
+                                "not an identity derived from ietf-alarms' alarm-type-id")
     return (module.prefix, module.namespace, name)
 
 
@@ -526,13 +526,13 @@ def _hardware(failed: bool) -> Callable[[Device, dict, Raised, random.Random], N
 
 def _alarm(raise_it: bool) -> Callable[[Device, dict, Raised, random.Random], None]:
     def apply(device: Device, params: dict, raised: Raised, rng: random.Random) -> None:
-        key = (params["resource"], params["alarm-type-id"], params["alarm-type-qualifier"])
+        key = (params["resource"], _alarm_type(device, params["alarm-type-id"]),
+               params["alarm-type-qualifier"])
         changed = device.set_alarm(
             key[0], raised=raise_it, text=params.get("text") or "", type_id=key[1],
             qualifier=key[2], severity=params.get("severity") or "major")
-        prefix, _, name = key[1]
         raised.result.update(changed=changed, resource=key[0],
-                             **{"alarm-type-id": f"{prefix}:{name}",
+                             **{"alarm-type-id": params["alarm-type-id"],
                                 "alarm-type-qualifier": key[2]})
         raised._start()
         if raise_it:
@@ -729,19 +729,27 @@ def _storm(device: Device, params: dict, raised: Raised, rng: random.Random) -> 
             wanted = min(wanted, math.ceil((raised.ends_at - start) * rate - 1e-9))
         return min(wanted, count) if count is not None else wanted
 
-    def publish(ticks: int) -> None:
-        if not raised.active:
-            return
-        for _ in range(due(clock.now()) - sent[0]):
+    def flush(now: float) -> None:
+        for _ in range(due(now) - sent[0]):
             sent[0] += 1
             device.publish(storm_event(storm, sent[0]))
         raised.result["sent"] = sent[0]
+
+    def publish(ticks: int) -> None:
+        if not raised.active:
+            return
+        flush(clock.now())
         if count is not None and sent[0] >= count:
             raised.finish()
             return
         # (each tick's time from the start, not from the last: no drift)
         raised.later(start + (ticks + 1) * tick - clock.now(), lambda: publish(ticks + 1))
 
+    def undo() -> None:
+        # at the end of its duration: what fell due since the last tick goes too
+        if raised.ends_at is not None and count is None and clock.now() >= raised.ends_at:
+            flush(clock.now())
+    raised._undo = undo
     publish(0)
 
 
