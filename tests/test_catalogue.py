@@ -766,3 +766,23 @@ def test_the_catalogues_notifications_validate_with_yanglint(tmp_path):
 def test_the_catalogue_module_imports_no_server_or_api():
     source = Path(catalogue.__file__).read_text()
     assert "emulator.api" not in source and "emulator.server" not in source
+
+
+def test_rpc_faults_over_websocket_on_the_virtual_clock(make_server):
+    running = make_server(clock=VirtualClock())
+    with running.connect("core-1") as client:
+        status, _ = post(running, "/api/devices/core-1/events",
+                         {"event": "rpc-fault", "latency": "30s", "count": 1})
+        assert status == 200
+        client.send(f'<rpc message-id="late" xmlns="{NC}"><get-config><source><running/>'
+                    "</source></get-config></rpc>")
+        with pytest.raises(TimeoutError):
+            client.recv(timeout=0.3)                 # (30 s of the fleet's time: not yet)
+        running.advance(30)
+        reply = client.recv_xml()
+        assert reply.get("message-id") == "late" and reply.find("nc:data", X) is not None
+        assert post(running, "/api/devices/core-1/events",
+                    {"event": "rpc-fault", "drop-after": 1})[0] == 200
+        client.send(f'<rpc message-id="gone" xmlns="{NC}"><get/></rpc>')
+        assert client.wait_closed() == (None, None)      # no close frame
+    assert running.api("/api/devices/core-1")[1]["session_count"] == 0

@@ -15,6 +15,7 @@ one leaf of running; never a walk of the device's whole data.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
@@ -310,18 +311,26 @@ def _check_alarm(device: Device, params: dict) -> None:
 
 def _alarm_type(device: Device, text: str) -> tuple[str, str, str]:
     """(prefix, namespace, name) of an identity derived from al:alarm-type-id."""
-    schema = device.profile.schema
+    found = _alarm_types(device.profile.schema, text)
+    if isinstance(found, str):
+        raise BadEventParameter(f"event 'alarm-raise'/'alarm-clear': 'alarm-type-id' {found}")
+    return found
+
+
+@functools.lru_cache(maxsize=256)
+def _alarm_types(schema: Any, text: str) -> tuple[str, str, str] | str:
+    """What _alarm_type finds, or why not (kept per schema: a profile's types are
+    fixed once it is compiled)."""
     prefix, _, name = text.partition(":")
     modules = [m for m in schema.modules.values() if prefix in (m.prefix, m.name)]
     if not name or not modules:
-        raise BadEventParameter(f"event 'alarm-raise'/'alarm-clear': 'alarm-type-id' must be "
-                                f"prefix:identity with the prefix or name of one of {device.name}'s modules; not {text!r}")
+        return (f"must be prefix:identity with the prefix or name of one of the profile's "
+                f"modules; not {text!r}")
     module = modules[0]
     identity = (module.namespace, name)
     if identity not in schema.identities.bases or \
             not schema.identities.derived_from(identity, (AL_NS, "alarm-type-id")):
-        raise BadEventParameter(f"event 'alarm-raise'/'alarm-clear': 'alarm-type-id' {text!r} is "
-                                "not an identity derived from ietf-alarms' alarm-type-id")
+        return f"{text!r} is not an identity derived from ietf-alarms' alarm-type-id"
     return (module.prefix, module.namespace, name)
 
 
