@@ -786,3 +786,37 @@ def test_rpc_faults_over_websocket_on_the_virtual_clock(make_server):
         client.send(f'<rpc message-id="gone" xmlns="{NC}"><get/></rpc>')
         assert client.wait_closed() == (None, None)      # no close frame
     assert running.api("/api/devices/core-1")[1]["session_count"] == 0
+
+
+def test_components_mirror_interfaces():
+    _, devices = fleet()
+    device = devices.get("core-1")
+    assert device.components() == ["chassis", "psu-1", "fan-1", "psu-2", "fan-2", "port-eth0",
+                                   "port-eth1", "port-eth2", "port-lo0"]
+    assert device.components("fan-*") == ["fan-1", "fan-2"]
+    assert devices.get("access-01").components("port-ge-0/0/[12]") == ["port-ge-0/0/1",
+                                                                       "port-ge-0/0/2"]
+
+
+def test_rpcs_piling_up_behind_a_latency_stop_the_transport_reading():
+    import asyncio
+
+    from emulator.sessions import DELAYED_BACKLOG
+
+    async def scenario() -> None:
+        clock, devices = fleet()
+        device = devices.get("core-1")
+        connection, wire = connect(device)
+        raise_event(device, "rpc-fault", {"latency": 5})
+        for n in range(DELAYED_BACKLOG):
+            await asyncio.wait_for(connection.ready_for_more(), 1)
+            rpc(connection, "<get/>", str(n))
+        reading = asyncio.ensure_future(connection.ready_for_more())
+        await asyncio.sleep(0)
+        assert not reading.done()                   # the transport waits before reading more
+        clock.advance(5)
+        await asyncio.wait_for(reading, 1)
+        assert [etree.fromstring(t).get("message-id") for t in wire.sent[-DELAYED_BACKLOG:]] \
+            == [str(n) for n in range(DELAYED_BACKLOG)]
+
+    asyncio.run(scenario())
