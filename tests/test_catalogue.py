@@ -820,3 +820,15 @@ def test_rpcs_piling_up_behind_a_latency_stop_the_transport_reading():
             == [str(n) for n in range(DELAYED_BACKLOG)]
 
     asyncio.run(scenario())
+
+
+def test_a_storm_with_a_count_and_a_duration_stops_at_whichever_comes_first():
+    clock, devices = fleet()
+    device = devices.get("core-1")
+    short = raise_event(device, "notification-storm", {"rate": 10, "count": 1000}, duration=2)
+    assert short.ends_at == VIRTUAL_EPOCH + 2
+    few = raise_event(device, "notification-storm", {"rate": 10, "count": 5}, duration=60)
+    assert few.ends_at == VIRTUAL_EPOCH + 0.4
+    clock.advance(60)
+    assert short.result["sent"] == 20 and few.result["sent"] == 5
+    assert not short.active and not few.active

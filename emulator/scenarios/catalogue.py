@@ -434,8 +434,9 @@ def raise_event(device: Device, name: str, params: dict, *, duration: float | st
                                        else ""))
     raised = Raised(device, name, checked)
     _APPLY[name](device, checked, raised, rng or random.Random(0))
-    if raised.ends_at is None and duration is not None and raised.active:
-        raised.ends_at = device.clock.now() + duration
+    if duration is not None and raised.active:
+        end = device.clock.now() + duration
+        raised.ends_at = end if raised.ends_at is None else min(raised.ends_at, end)
         raised.later(duration, raised.undo, slot="end")
     if raised._timers and raised.active:
         device.faults.effects.add(raised)     # (a reset or reboot drops it)
