@@ -12,8 +12,8 @@ hung; ``reset()`` puts it back to its fixture, ``reboot()`` restarts it.
 
 from __future__ import annotations
 
-import logging
 import fnmatch
+import logging
 from collections import Counter, OrderedDict, deque
 from typing import Any, Callable, Iterator
 
@@ -24,13 +24,15 @@ from emulator.clock import Clock, rfc3339
 from emulator.datastore.datastores import NAMES as DATASTORE_NAMES
 from emulator.datastore.datastores import Datastores
 from emulator.datastore.operations import PROTOCOL_CAPABILITIES
+from emulator.faults import Faults, RpcFault
 from emulator.lifecycle import BEHAVIOUR, Behaviour, OnEnter, Status
 from emulator.namespaces import IF_NS, INTERLEAVE_CAPABILITY, NC_NS, NOTIFICATION_CAPABILITY
 from emulator.netconf.operations import OperationRegistry
 from emulator.netconf.session import Session
 from emulator.netconf.termination import Cause, Reason
 from emulator.notifications import EventLog
-from emulator.operational import OperationalState, interface_leaves
+from emulator.operational import (HARDWARE_ALARM, AlarmType, OperationalState, component_resource,
+                                  interface_leaves)
 from emulator.profile import Profile
 from emulator.runtime import Runtime
 from emulator.schema.tree import merge, prune
@@ -69,6 +71,14 @@ class NoSuchInterface(DeviceError):
     pass
 
 
+class NoSuchComponent(DeviceError):
+    pass
+
+
+class NotInProfile(DeviceError):
+    """The event needs a module (or feature) the device's profile lacks."""
+
+
 class JournalEntry(tuple):
     """(seq, time, direction, session, text); ``time`` is the clock's Unix time."""
 
@@ -84,7 +94,8 @@ class JournalEntry(tuple):
 class Device:
     __slots__ = ("name", "profile", "values", "index", "runtime", "sessions", "status",
                  "started", "_stats", "_datastores", "_operational", "_memo", "_events",
-                 "_journal", "_journal_seq", "_status_timer")
+                 "_journal", "_journal_seq", "_status_timer", "_faults", "status_changes",
+                 "_went_down")
 
     def __init__(self, name: str, profile: Profile, values: dict[str, str], runtime: Runtime,
                  *, index: int = 0):
@@ -97,6 +108,9 @@ class Device:
         self.status = Status.UP
         self.started = runtime.clock.now()     # boot time, and netconf-start-time
         self._status_timer: Any = None
+        self.status_changes = 0        # how many times set_status() ran (an undo checks it)
+        self._went_down: float | None = None   # when a reboot began
+        self._faults: Faults | None = None
         # Made on first use, so that a device nobody talks to costs little.
         self._stats: Counter | None = None
         self._datastores: Datastores | None = None
@@ -117,7 +131,26 @@ class Device:
 
     @property
     def operations(self) -> OperationRegistry:
+        faults = self._faults
+        if faults is not None and faults.failing:
+            return faults.operations(self.runtime.operations)   # (an injected error)
         return self.runtime.operations
+
+    @property
+    def faults(self) -> Faults:
+        """The faults and event effects in force (see emulator.faults)."""
+        if self._faults is None:
+            self._faults = Faults()
+        return self._faults
+
+    @property
+    def rpc_faults(self) -> list[RpcFault]:
+        """The rpc faults in force (the sessions layer asks on every message)."""
+        return self._faults.rpc if self._faults is not None else []
+
+    def clear_faults(self) -> None:
+        if self._faults is not None:
+            self._faults.clear()
 
     def capabilities(self) -> list[str]:
         return monitoring.capabilities(self.profile.schema, [
@@ -129,7 +162,10 @@ class Device:
 
     @property
     def memo(self) -> OrderedDict | None:
-        """Replies that may be given again to the same request (see Session)."""
+        """Replies that may be given again to the same request (see Session);
+        none while an rpc fault is in force (a fault must strike every request)."""
+        if self._faults is not None and self._faults.rpc:
+            return None
         return self._memo
 
     def remember(self, key: str, entry: tuple) -> None:
@@ -198,19 +234,16 @@ class Device:
         self.publish(events.confirmed_commit(confirm_event, pending.username or "unknown",
                                              session_id, pending.source_host, timeout))
 
-    def check_event(self, name: str, parameters: dict[str, Any]) -> None:
-        """Refuse (a DeviceError) an event this device cannot raise; changes nothing."""
-        if name not in events.CATALOGUE:
-            raise UnknownEvent(f"no event {name!r} (events: {', '.join(events.CATALOGUE)})")
-        for parameter in events.CATALOGUE[name]:
-            if not isinstance(parameters.get(parameter), str) or not parameters[parameter]:
-                raise BadEventParameter(f"event {name!r} needs {parameter!r}: "
-                                        f"{events.CATALOGUE[name][parameter]}")
-        state = self.operational()
-        state.sync(self.running())
-        if state.link(parameters["interface"]) is None:
-            raise NoSuchInterface(f"{self.name} has no interface {parameters['interface']!r} "
-                                  f"(it has {', '.join(state.links)})")
+    def has_alarms(self) -> bool:
+        """Does the profile implement ietf-alarms (an alarm list to raise alarms in)?"""
+        alarms = self.profile.schema.modules.get("ietf-alarms")
+        return alarms is not None and alarms.implemented
+
+    def has_hardware(self, feature: str | None = None) -> bool:
+        """Does the profile implement ietf-hardware (with ``feature``, if given)?"""
+        hardware = self.profile.schema.modules.get("ietf-hardware")
+        return hardware is not None and hardware.implemented and \
+            (feature is None or feature in hardware.features)
 
     def interfaces(self, pattern: str = "*") -> list[str]:
         """The names of the device's interfaces that match a glob, in order."""
@@ -218,32 +251,109 @@ class Device:
         state.sync(self.running())
         return [name for name in state.links if fnmatch.fnmatchcase(name, pattern)]
 
-    def raise_event(self, name: str, parameters: dict[str, Any]) -> dict[str, Any]:
-        """An event of the device model (see events.CATALOGUE); raises DeviceError."""
-        self.check_event(name, parameters)
-        interface = parameters["interface"]
+    def components(self, pattern: str = "*") -> list[str]:
+        """The names of the device's hardware components (ietf-hardware) that
+        match a glob, in order; none where the profile has no ietf-hardware."""
+        if not self.has_hardware():
+            return []
         state = self.operational()
+        state.sync(self.running())
+        return [name for name in state.component_names() if fnmatch.fnmatchcase(name, pattern)]
+
+    def link(self, interface: str):
+        """The interface's live link state, or NoSuchInterface."""
+        state = self.operational()
+        state.sync(self.running())
         link = state.link(interface)
+        if link is None:
+            raise NoSuchInterface(f"{self.name} has no interface {interface!r} "
+                                  f"(it has {', '.join(state.links) or 'none'})")
+        return link
+
+    def raise_event(self, name: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        """A link event (link-down, link-up) with its interface: the device
+        model's own primitive. Every other event, durations and checks are the
+        event catalogue's (emulator.scenarios.catalogue), which sits above."""
+        if name not in ("link-down", "link-up"):
+            raise UnknownEvent(f"no event {name!r} here (the device raises link-down and "
+                               "link-up; the rest is emulator.scenarios.catalogue's)")
+        interface = parameters.get("interface")
+        if not isinstance(interface, str) or not interface:
+            raise BadEventParameter(f"event {name!r} needs 'interface': the name of an interface")
+        return self.set_link(interface, name == "link-up")
+
+    def set_link(self, interface: str, up: bool) -> dict[str, Any]:
+        """The link of ``interface`` goes up or down: oper-status and last-change,
+        link-up/link-down, and the link alarm where the profile has ietf-alarms."""
+        link = self.link(interface)
+        state = self.operational()
         admin_up = self._admin_up(interface)
-        up = name == "link-up"
         was = link.oper_up and admin_up
         state.set_link(interface, up)
         now_up = up and admin_up
         changed = was != now_up   # what the interface's oper-status shows
+        name = "link-up" if up else "link-down"
         if changed:
-            now = self.clock.now()
             self.publish(events.link(name, interface, link.if_index, admin_up, now_up))
-            alarms = self.profile.schema.modules.get("ietf-alarms")
             resource = events.interface_resource(interface)
-            if alarms is not None and alarms.implemented and \
-                    (not now_up or resource in state.alarms):
-                alarm = state.set_alarm(resource, raised=not now_up,
-                                        text=f"link of {interface} is down", now=now)
-                self.publish(events.alarm_notification(
-                    resource, rfc3339(now), "cleared" if now_up else alarm.severity,
-                    alarm.text))
+            if self.has_alarms() and (not now_up or state.alarm(resource) is not None):
+                self.set_alarm(resource, raised=not now_up, text=f"link of {interface} is down")
         return {"device": self.name, "event": name, "interface": interface,
                 "changed": changed, "oper-status": "up" if now_up else "down"}
+
+    def set_alarm(self, resource: str, raised: bool, text: str, *,
+                  type_id: AlarmType | None = None, qualifier: str = "",
+                  severity: str = "major") -> bool:
+        """Raise or clear an alarm in ietf-alarms' list, with its alarm-notification;
+        False (and nothing published) when it already was so."""
+        state = self.operational()
+        key = {"type_id": type_id} if type_id is not None else {}
+        alarm = state.alarm(resource, qualifier=qualifier, **key)
+        if alarm is None and not raised:
+            return False
+        if alarm is not None and alarm.cleared != raised and \
+                (not raised or (alarm.severity == severity and alarm.text == text)):
+            return False
+        now = self.clock.now()
+        alarm = state.set_alarm(resource, raised=raised, text=text, now=now,
+                                qualifier=qualifier, severity=severity, **key)
+        self.publish(events.alarm_notification(
+            resource, rfc3339(now), alarm.severity if raised else "cleared", alarm.text,
+            alarm.type_id, qualifier))
+        return True
+
+    def set_component(self, component: str, failed: bool, severity: str = "major",
+                      text: str | None = None) -> dict[str, Any]:
+        """A hardware component fails or recovers: its ietf-hardware state
+        (oper-state, alarm-state) and hardware-state-oper-disabled/-enabled
+        where the profile has the hardware-state feature; a hardware alarm where
+        it has ietf-alarms; a port's link goes down (or up) with it."""
+        if not self.has_hardware():
+            raise NotInProfile(f"{self.name} (profile {self.profile.name}) has no ietf-hardware")
+        state = self.operational()
+        state.sync(self.running())
+        names = state.component_names()
+        if component not in names:
+            raise NoSuchComponent(f"{self.name} has no hardware component {component!r} "
+                                  f"(it has {', '.join(names)})")
+        now = self.clock.now()
+        changed = state.set_component(component, not failed, severity if failed else "", now)
+        result: dict[str, Any] = {"device": self.name, "component": component,
+                                  "changed": changed,
+                                  "oper-state": "disabled" if failed else "enabled"}
+        if not changed:
+            return result
+        if self.has_hardware("hardware-state"):
+            self.publish(events.hardware_oper(not failed, component, severity if failed else ""))
+        if self.has_alarms():
+            self.set_alarm(component_resource(component), raised=failed,
+                           text=text or f"{component} failed", type_id=HARDWARE_ALARM,
+                           severity=severity)
+        if component.startswith("port-") and state.link(component[5:]) is not None:
+            link = self.set_link(component[5:], not failed)
+            result["interface"] = link["interface"]
+            result["oper-status"] = link["oper-status"]
+        return result
 
     def _admin_up(self, interface: str) -> bool:
         return self.operational().admin_up(self.running(), interface)
@@ -367,6 +477,7 @@ class Device:
             self._status_timer.cancel()
             self._status_timer = None
         self.status = status
+        self.status_changes += 1
         behaviour = BEHAVIOUR[status]
         if behaviour.open_sessions is not OnEnter.KEEP:
             self.close_all_sessions(*_ENDINGS[status])
@@ -383,6 +494,8 @@ class Device:
         time and its counters and operational state from zero."""
         if self._datastores is not None:
             self._datastores.cancel_pending()    # the reload below decides running
+        self.clear_faults()                      # (a reboot ends every fault and effect)
+        self._went_down = self.clock.now()
         self.set_status(Status.REBOOTING)
         self.datastores.reload_from_startup()
         self._operational = None
@@ -394,8 +507,13 @@ class Device:
             self._boot()
 
     def _boot(self) -> None:
+        self._status_timer = None
         self.started = self.clock.now()
         self.set_status(Status.UP)
+        # (its sessions all ended: a client that connects now, or replays, sees it)
+        down = self._went_down if self._went_down is not None else self.started
+        self._went_down = None
+        self.publish(events.device_restarted(rfc3339(self.started), self.started - down))
 
     def reset(self) -> None:
         """Back to the fixture: datastores (in SQLite too), operational state,
@@ -422,6 +540,8 @@ class Device:
         if self._status_timer is not None:
             self._status_timer.cancel()
             self._status_timer = None
+        self.clear_faults()
+        self._went_down = None
         self.status = Status.UP          # (a server that starts again starts its devices up)
         if self._datastores is not None:
             self._datastores.cancel_pending()

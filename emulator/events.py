@@ -1,7 +1,8 @@
 """What a device announces: RFC 6470's base notifications, and the events of
-the device model (link-down, link-up, with ietf-alarms where the profile has
-it). Each builder returns the event element that the event log wraps in
-``<notification>``."""
+the device model (link-down, link-up, hardware state, alarms, a restart, a
+storm's filler). Each builder returns the event element that the event log
+wraps in ``<notification>``. Which events can be raised, with what, is the
+event catalogue's (emulator.scenarios.catalogue)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,9 @@ from typing import Any
 
 from lxml import etree
 
-from emulator.namespaces import AL_NS, EMEV_NS, IF_NS, NCN_NS
+from emulator.namespaces import AL_NS, EMEV_NS, HW_NS, IF_NS, NCN_NS
 from emulator.netconf.session import Session
-
-# The events that POST /api/devices/{device}/events raises, and what they need.
-CATALOGUE = {
-    "link-down": {"interface": "the name of the interface whose link goes down"},
-    "link-up": {"interface": "the name of the interface whose link comes back"},
-}
+from emulator.operational import LINK_ALARM, AlarmType
 
 
 def _leaf(parent: etree._Element, ns: str, name: str, text: Any) -> etree._Element:
@@ -93,13 +89,40 @@ def interface_resource(name: str) -> str:
     return f"/if:interfaces/if:interface[if:name={quote}{name}{quote}]"
 
 
-def alarm_notification(resource: str, when: str, severity: str, text: str) -> etree._Element:
+def alarm_notification(resource: str, when: str, severity: str, text: str,
+                       type_id: AlarmType = LINK_ALARM, qualifier: str = "") -> etree._Element:
+    """ietf-alarms' alarm-notification (severity ``cleared`` when it clears)."""
+    prefix, ns, name = type_id
     event = etree.Element(f"{{{AL_NS}}}alarm-notification",
-                          nsmap={None: AL_NS, "if": IF_NS, "emev": EMEV_NS})
+                          nsmap={None: AL_NS, "if": IF_NS, "hw": HW_NS, "emev": EMEV_NS})
     _leaf(event, AL_NS, "resource", resource)
-    _leaf(event, AL_NS, "alarm-type-id", "emev:link-alarm")
-    _leaf(event, AL_NS, "alarm-type-qualifier", "")
+    etree.SubElement(event, f"{{{AL_NS}}}alarm-type-id", nsmap={prefix: ns}).text = \
+        f"{prefix}:{name}"
+    _leaf(event, AL_NS, "alarm-type-qualifier", qualifier)
     _leaf(event, AL_NS, "time", when)
     _leaf(event, AL_NS, "perceived-severity", severity)
     _leaf(event, AL_NS, "alarm-text", text)
+    return event
+
+
+def hardware_oper(enabled: bool, name: str, alarm_state: str) -> etree._Element:
+    """ietf-hardware's hardware-state-oper-enabled / -disabled (RFC 8348)."""
+    kind = "hardware-state-oper-enabled" if enabled else "hardware-state-oper-disabled"
+    event = etree.Element(f"{{{HW_NS}}}{kind}", nsmap={None: HW_NS})
+    _leaf(event, HW_NS, "name", name)
+    _leaf(event, HW_NS, "alarm-state", alarm_state)
+    return event
+
+
+def device_restarted(boot_time: str, downtime: float) -> etree._Element:
+    event = etree.Element(f"{{{EMEV_NS}}}device-restarted", nsmap={None: EMEV_NS})
+    _leaf(event, EMEV_NS, "boot-time", boot_time)
+    _leaf(event, EMEV_NS, "downtime", f"{downtime:.3f}")
+    return event
+
+
+def storm_event(storm: int, sequence: int) -> etree._Element:
+    event = etree.Element(f"{{{EMEV_NS}}}storm-event", nsmap={None: EMEV_NS})
+    _leaf(event, EMEV_NS, "storm", storm)
+    _leaf(event, EMEV_NS, "sequence", sequence)
     return event

@@ -77,6 +77,18 @@ class Link:
                 packets // 200_000, 0)
 
 
+# An alarm type: (prefix, namespace, identity name), written prefix:name with
+# the prefix declared where it is used.
+AlarmType = tuple[str, str, str]
+LINK_ALARM: AlarmType = ("emev", EMEV_NS, "link-alarm")
+HARDWARE_ALARM: AlarmType = ("emev", EMEV_NS, "hardware-alarm")
+# What the alarm inventory says of the types the device model raises itself.
+_INVENTORY = {
+    LINK_ALARM: ("major", "An interface's link is down."),
+    HARDWARE_ALARM: ("major", "A hardware component (a fan, a power supply, a port) failed."),
+}
+
+
 @dataclass
 class Alarm:
     """One entry of ietf-alarms' alarm list."""
@@ -88,6 +100,26 @@ class Alarm:
     raised: float
     changed: float
     cleared: bool = False
+    type_id: AlarmType = LINK_ALARM
+    qualifier: str = ""
+
+
+@dataclass
+class Component:
+    """One hardware component's state (ietf-hardware's ``state``, RFC 4268's
+    Entity State MIB): its oper-state and alarm-state, and when they changed."""
+
+    name: str
+    enabled: bool = True
+    alarm_state: str = ""        # the bits of alarm-state: "" (none), "critical", "major"...
+    changed: float = 0.0
+
+
+def component_resource(name: str) -> str:
+    """The ietf-alarms resource of a hardware component (the hw prefix is
+    declared on the alarm elements)."""
+    quote = "'" if "'" not in name else '"'
+    return f"/hw:hardware/hw:component[hw:name={quote}{name}{quote}]"
 
 
 class OperationalState:
@@ -102,8 +134,11 @@ class OperationalState:
         self.seed = seed_state
         self._seed_index: dict[str, etree._Element] | None = None
         self.links: dict[str, Link] = {}
-        self.alarms: dict[str, Alarm] = {}       # by resource (one alarm type: link-alarm)
+        # by (resource, alarm type, qualifier): ietf-alarms' key
+        self.alarms: dict[tuple[str, AlarmType, str], Alarm] = {}
         self.alarms_changed = self.boot_time
+        self.alarm_types: dict[AlarmType, tuple[str, str]] = dict(_INVENTORY)
+        self.components: dict[str, Component] = {}     # those whose state changed
         # the configuration last followed, and (name, enabled, ethernet) of its interfaces
         self._synced: etree._Element | None = None
         self._entries = 0   # interface entries in the configuration last followed
@@ -114,17 +149,54 @@ class OperationalState:
         """A link event; False when the link already was so."""
         return self.links[name].set_oper(up, self.clock())
 
-    def set_alarm(self, resource: str, raised: bool, text: str, now: float) -> Alarm:
-        alarm = self.alarms.get(resource)
+    def set_alarm(self, resource: str, raised: bool, text: str, now: float,
+                  type_id: AlarmType = LINK_ALARM, qualifier: str = "",
+                  severity: str = "major") -> Alarm:
+        """Raise (or clear) the alarm of ``resource``, ``type_id`` and ``qualifier``."""
+        key = (resource, type_id, qualifier)
+        alarm = self.alarms.get(key)
         if alarm is None:
-            alarm = self.alarms[resource] = Alarm(resource, text, "major", now, now, now)
+            alarm = self.alarms[key] = Alarm(resource, text, severity, now, now, now,
+                                             type_id=type_id, qualifier=qualifier)
+        if type_id not in self.alarm_types:
+            self.alarm_types[type_id] = (severity, "An alarm raised through the event "
+                                                   "catalogue (alarm-raise).")
         alarm.cleared = not raised
         alarm.changed = now
         if raised:
             alarm.raised = now
             alarm.text = text
+            alarm.severity = severity
         self.alarms_changed = now
         return alarm
+
+    def alarm(self, resource: str, type_id: AlarmType = LINK_ALARM,
+              qualifier: str = "") -> Alarm | None:
+        return self.alarms.get((resource, type_id, qualifier))
+
+    # -- hardware --------------------------------------------------------------
+
+    def component_names(self) -> list[str]:
+        """The hardware inventory's components, in its order."""
+        return ["chassis", "psu-1", "fan-1", "psu-2", "fan-2",
+                *(f"port-{name}" for name in self.links)]
+
+    def component(self, name: str) -> Component:
+        """A component's state (made on first use: unchanged, it costs nothing)."""
+        state = self.components.get(name)
+        if state is None:
+            state = self.components[name] = Component(name, changed=self.boot_time)
+        return state
+
+    def set_component(self, name: str, enabled: bool, alarm_state: str, now: float) -> bool:
+        """A component fails or recovers; False when it already was so."""
+        state = self.component(name)
+        if state.enabled == enabled and state.alarm_state == alarm_state:
+            return False
+        state.enabled = enabled
+        state.alarm_state = alarm_state
+        state.changed = now
+        return True
 
     def link(self, name: str) -> Link | None:
         return self.links.get(name)
@@ -297,24 +369,25 @@ class OperationalState:
         return "".join(text)
 
     def _alarms(self, data: etree._Element) -> None:
-        """ietf-alarms: the inventory (link alarms) and the alarm list."""
+        """ietf-alarms: the inventory (the types this device raises) and the alarm list."""
         alarms = etree.SubElement(data, f"{{{AL_NS}}}alarms",
-                                  nsmap={None: AL_NS, "emev": EMEV_NS, "if": IF_NS})
+                                  nsmap={None: AL_NS, "emev": EMEV_NS, "if": IF_NS, "hw": HW_NS})
         inventory = etree.SubElement(alarms, f"{{{AL_NS}}}alarm-inventory")
-        alarm_type = etree.SubElement(inventory, f"{{{AL_NS}}}alarm-type")
-        _leaf(alarm_type, AL_NS, "alarm-type-id", "emev:link-alarm")
-        _leaf(alarm_type, AL_NS, "alarm-type-qualifier", "")
-        _leaf(alarm_type, AL_NS, "will-clear", "true")
-        _leaf(alarm_type, AL_NS, "severity-level", "major")
-        _leaf(alarm_type, AL_NS, "description", "An interface's link is down.")
+        for type_id, (severity, description) in self.alarm_types.items():
+            alarm_type = etree.SubElement(inventory, f"{{{AL_NS}}}alarm-type")
+            _type_leaf(alarm_type, type_id)
+            _leaf(alarm_type, AL_NS, "alarm-type-qualifier", "")
+            _leaf(alarm_type, AL_NS, "will-clear", "true")
+            _leaf(alarm_type, AL_NS, "severity-level", severity)
+            _leaf(alarm_type, AL_NS, "description", description)
         alarm_list = etree.SubElement(alarms, f"{{{AL_NS}}}alarm-list")
         _leaf(alarm_list, AL_NS, "number-of-alarms", str(len(self.alarms)))
         _leaf(alarm_list, AL_NS, "last-changed", rfc3339(self.alarms_changed))
         for alarm in self.alarms.values():
             entry = etree.SubElement(alarm_list, f"{{{AL_NS}}}alarm")
             _leaf(entry, AL_NS, "resource", alarm.resource)
-            _leaf(entry, AL_NS, "alarm-type-id", "emev:link-alarm")
-            _leaf(entry, AL_NS, "alarm-type-qualifier", "")
+            _type_leaf(entry, alarm.type_id)
+            _leaf(entry, AL_NS, "alarm-type-qualifier", alarm.qualifier)
             _leaf(entry, AL_NS, "time-created", rfc3339(alarm.created))
             _leaf(entry, AL_NS, "is-cleared", "true" if alarm.cleared else "false")
             _leaf(entry, AL_NS, "last-raised", rfc3339(alarm.raised))
@@ -357,6 +430,7 @@ class OperationalState:
             components.append((f"fan-{slot}", "fan", "chassis", f"{serial}F{slot}"))
         for name in self.links:
             components.append((f"port-{name}", "port", "chassis", None))
+        boot = rfc3339(self.boot_time)
         for index, (name, kind, parent, serial_num) in enumerate(components, start=1):
             component = etree.SubElement(hardware, f"{{{HW_NS}}}component")
             _leaf(component, HW_NS, "name", name)
@@ -373,6 +447,14 @@ class OperationalState:
                 _leaf(component, HW_NS, "serial-num", serial_num)
             _leaf(component, HW_NS, "mfg-name", "netconf-emulator")
             _leaf(component, HW_NS, "is-fru", "true" if kind in ("power-supply", "fan") else "false")
+            # (pruned where the profile lacks the hardware-state feature)
+            changed = self.components.get(name)
+            state = etree.SubElement(component, f"{{{HW_NS}}}state")
+            _leaf(state, HW_NS, "state-last-changed",
+                  rfc3339(changed.changed) if changed else boot)
+            _leaf(state, HW_NS, "oper-state",
+                  "disabled" if changed and not changed.enabled else "enabled")
+            _leaf(state, HW_NS, "alarm-state", changed.alarm_state if changed else "")
 
     def _system(self, data: etree._Element, now: float) -> None:
         system = etree.SubElement(data, f"{{{SYS_NS}}}system-state", nsmap={None: SYS_NS})
@@ -510,6 +592,14 @@ def interface_leaves(schema) -> InterfaceLeaves | None:
     statistics = entry.by_tag.get(f"{{{IF_NS}}}statistics")
     return InterfaceLeaves(names, frozenset(tag.rpartition("}")[2] for tag in statistics.by_tag)
                            if statistics is not None else None)
+
+
+def _type_leaf(parent: etree._Element, type_id: AlarmType) -> etree._Element:
+    """An alarm-type-id, with its prefix declared on the leaf itself."""
+    prefix, ns, name = type_id
+    element = etree.SubElement(parent, f"{{{AL_NS}}}alarm-type-id", nsmap={prefix: ns})
+    element.text = f"{prefix}:{name}"
+    return element
 
 
 def _leaf(parent: etree._Element, ns: str, name: str, text: str) -> etree._Element:

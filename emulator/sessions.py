@@ -9,9 +9,11 @@ then hands over whole messages (``receive``), an oversized one
 - the hello timeout, on the fleet's clock;
 - the bound on notifications written but not yet read by the client;
 - the request pipeline, in this order: the journal records what arrived;
-  the device's lifecycle decides whether it is answered at all (and, later,
-  fault injection); the session core counts it, answers it from the memo or
-  parses and dispatches it;
+  the device's lifecycle decides whether it is answered at all; the rpc
+  faults in force may drop the session or delay the rpc (on the fleet's
+  clock, replies staying in order); the session core counts it, answers it
+  from the memo or parses and dispatches it (where an injected error meets
+  it: see emulator.faults);
 - what each way of ending means for the wire: a closing handshake with a
   reason, or (a device that vanished) hanging up without one;
 - the registry of open connections (the runtime's), for shutdown.
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+from collections import deque
 from typing import Any, Protocol
 
 from emulator.device import Device
@@ -67,6 +71,24 @@ REPLY_STALL_SECONDS = 60.0
 # buffers would), to handle once it is up again; more is read and dropped.
 HUNG_BACKLOG = 64
 HUNG_BACKLOG_BYTES = 4 * 1024 * 1024
+# What a session may have waiting behind an injected latency before its
+# transport stops reading it (as a slow device's socket buffers would fill).
+DELAYED_BACKLOG = HUNG_BACKLOG
+DELAYED_BACKLOG_BYTES = HUNG_BACKLOG_BYTES
+
+# An rpc's operation, told from its text without parsing it (for the faults
+# that strike one operation; the dispatch sees the parsed one).
+_OPERATION = re.compile(r"<(?:[\w.-]+:)?rpc\b[^>]*>(?:\s|<!--.*?-->)*<(?:[\w.-]+:)?([\w.-]+)",
+                        re.S)
+
+
+def operation_of(data: str | bytes) -> str | None:
+    """The local name of the operation an rpc carries, or None."""
+    head = data[:4096]
+    if isinstance(head, bytes):
+        head = head.decode("utf-8", "replace")
+    match = _OPERATION.search(head)
+    return match.group(1) if match else None
 
 
 class Connection:
@@ -84,6 +106,10 @@ class Connection:
         self._gone = False       # the transport is closed: nothing more to write
         self._overflowing = False
         self._backlog: list[str | bytes] = []    # received while the device was hung
+        self._delayed: deque[tuple[float, str | bytes]] = deque()   # (due, rpc): latency
+        self._delayed_bytes = 0
+        self._delay_timer: Any = None
+        self._drained: asyncio.Future | None = None
         self.session = device.open_session(username, source_host, transport)
         self.session.on_output = self._collect
         runtime.connections.add(self)
@@ -109,11 +135,66 @@ class Connection:
         self._touch()
         self.device.record("in", session.id, data)
         if not self.device.behaviour.answers:
-            if len(self._backlog) < HUNG_BACKLOG and \
-                    sum(map(len, self._backlog)) + len(data) <= HUNG_BACKLOG_BYTES:
-                self._backlog.append(data)   # handled when the device is up again
-            return
+            return self._keep_for_later(data)
+        if self.device.rpc_faults and session.state is State.OPEN:
+            verdict = self.device.faults.on_message(session.id, operation_of(data))
+            if verdict.drop:
+                log.info("%s: session %d dropped by an injected fault", self.device.name,
+                         session.id)
+                self._act(session.terminate(Reason.DROPPED, "dropped by an injected fault",
+                                            cause=Cause.UNREACHABLE))
+                return
+            if verdict.delay:
+                return self._delay(data, verdict.delay)
+        if self._delayed:
+            return self._delay(data, 0.0)   # behind what waits: replies stay in order
         self._handle(data)
+
+    def _keep_for_later(self, data: str | bytes) -> None:
+        if len(self._backlog) < HUNG_BACKLOG and \
+                sum(map(len, self._backlog)) + len(data) <= HUNG_BACKLOG_BYTES:
+            self._backlog.append(data)   # handled when the device is up again
+
+    # -- injected latency: rpcs wait on the fleet's clock, in order ------------------
+
+    def _delay(self, data: str | bytes, delay: float) -> None:
+        clock = self.runtime.clock
+        due = clock.now() + delay
+        if self._delayed:
+            due = max(due, self._delayed[-1][0])
+        self._delayed.append((due, data))
+        self._delayed_bytes += len(data)
+        if self._delay_timer is None:
+            self._delay_timer = clock.call_at(self._delayed[0][0], self._release)
+
+    def _release(self) -> None:
+        self._delay_timer = None
+        now = self.runtime.clock.now()
+        while self._delayed and self._delayed[0][0] <= now and not self.session.closed:
+            _, data = self._delayed.popleft()
+            self._delayed_bytes -= len(data)
+            if self.device.behaviour.answers:
+                self._handle(data)
+            else:
+                self._keep_for_later(data)
+        if self._delayed and not self.session.closed:
+            self._delay_timer = self.runtime.clock.call_at(self._delayed[0][0], self._release)
+        self._wake_reader()
+
+    def _stop_delays(self) -> None:
+        if self._delay_timer is not None:
+            self._delay_timer.cancel()
+            self._delay_timer = None
+        self._delayed.clear()
+        self._delayed_bytes = 0
+        self._wake_reader()
+
+    def _wake_reader(self) -> None:
+        if self._drained is not None and not self._drained.done() and \
+                len(self._delayed) < DELAYED_BACKLOG and \
+                self._delayed_bytes <= DELAYED_BACKLOG_BYTES:
+            self._drained.set_result(None)
+            self._drained = None
 
     def _handle(self, data: str | bytes) -> None:
         session = self.session
@@ -135,6 +216,7 @@ class Connection:
         """The transport went away (the client closed, or the network did)."""
         self._gone = True
         self._stop_timer()
+        self._stop_delays()
         self.runtime.connections.discard(self)
         self._act(self.session.terminate(Reason.DROPPED, "connection closed"))
 
@@ -145,6 +227,7 @@ class Connection:
     def abort(self) -> None:
         self._gone = True
         self._stop_timer()
+        self._stop_delays()
         self.runtime.connections.discard(self)
         self.wire.abort()
 
@@ -191,7 +274,13 @@ class Connection:
         """What a transport awaits, in a task of its own, before it reads the
         client's next message: so sessions take turns on the event loop, one
         message each, and a client that does not read its replies is not read
-        either (then ended, if it stays so)."""
+        either (then ended, if it stays so); nor is one whose rpcs wait
+        behind an injected latency, past DELAYED_BACKLOG of them."""
+        while not self._gone and (len(self._delayed) >= DELAYED_BACKLOG or
+                                  self._delayed_bytes > DELAYED_BACKLOG_BYTES):
+            if self._drained is None:
+                self._drained = asyncio.get_running_loop().create_future()
+            await self._drained
         if self.unflushed <= REPLY_BACKLOG or self._gone:
             return
         self._caught_up = asyncio.get_running_loop().create_future()
@@ -233,6 +322,7 @@ class Connection:
         log.info("%s: session %d ended (%s%s)", self.device.name, self.session.id,
                  termination.reason.value, f": {termination.detail}" if termination.detail else "")
         self._stop_timer()
+        self._stop_delays()
         if self._gone:
             return
         if termination.abrupt:

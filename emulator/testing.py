@@ -33,7 +33,7 @@ from emulator.device import Device, JournalEntry
 from emulator.fleet import Fleet, load_fleet
 from emulator.namespaces import NC_NS
 from emulator.runtime import Limits, Runtime
-from emulator.scenarios import model
+from emulator.scenarios import catalogue, model
 from emulator.server import Emulator
 from emulator.settings import Options
 
@@ -280,11 +280,15 @@ class NetconfFleet:
             raise FleetError(f"no drill run {run_id!r}")
         return self.call(run.status)
 
-    def inject(self, device: str, event: str, **parameters: Any) -> dict[str, Any]:
-        """Raise an event now, as ``POST /api/devices/{device}/events`` does:
-        ``inject("core-1", "link-down", interface="eth0")``."""
+    def inject(self, device: str, event: str, *, duration: float | str | None = None,
+               **parameters: Any) -> dict[str, Any]:
+        """Raise an event of the catalogue now, as ``POST /api/devices/{device}/events``
+        does: ``inject("core-1", "link-down", interface="eth0")``,
+        ``inject("edge-01", "rpc-fault", latency="2s", duration=60)``; what it
+        reported. A bad event or parameter raises emulator.device.DeviceError."""
         target = self.device(device)
-        return self.call(target.raise_event, event, parameters)
+        return self.call(lambda: catalogue.raise_event(target, event, parameters,
+                                                       duration=duration).result)
 
     # -- time ----------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ import pytest
 from lxml import etree
 
 from emulator.clock import VirtualClock
-from tests.client import NetconfClient
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 ROOT = Path(__file__).resolve().parent.parent

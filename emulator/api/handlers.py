@@ -15,15 +15,18 @@ import tornado.web
 
 from emulator import __version__
 from emulator.clock import LATEST, rfc3339
-from emulator.device import BadEventParameter, Device, DeviceError, NoSuchInterface, UnknownEvent
-from emulator.events import CATALOGUE
+from emulator.device import (BadEventParameter, Device, DeviceError, NoSuchComponent,
+                             NoSuchInterface, NotInProfile, UnknownEvent)
+from emulator.scenarios import catalogue
 from emulator.settings import host_allowed, origin_allowed
 
 # The HTTP status of each domain error a device raises.
 STATUS_OF: dict[type[DeviceError], int] = {
     UnknownEvent: 400,
     BadEventParameter: 400,
+    NotInProfile: 400,
     NoSuchInterface: 404,
+    NoSuchComponent: 404,
 }
 
 
@@ -164,7 +167,7 @@ class IndexHandler(ApiHandler):
             "GET /api/scenarios/runs/{id}/timeline",
             "GET /api/scenarios/runs/{id}/stream",
             "POST /api/scenarios/runs/{id}/stop",
-        ], "events": CATALOGUE})
+        ], "events": catalogue.describe()})
 
 
 class HealthHandler(ApiHandler):
@@ -254,35 +257,28 @@ class ApiJsonBody(ApiHandler):
                                 f"{', '.join(sorted(keys)) or 'no keys'}; for example {self.EXAMPLE})")
         return body
 
-    def event_name(self, body: dict[str, Any]) -> str:
+    def event_body(self, more: frozenset[str] = frozenset()) -> tuple[str, dict, Any, dict]:
+        """An event's body: (its name, its parameters, its duration, the keys in
+        ``more``); the parameters are the catalogue's to check."""
+        body = self.json_body()
         name = body.get("event")
         if not isinstance(name, str):
             raise ApiError(400, f"give the event's name as \"event\" (one of "
-                                f"{', '.join(CATALOGUE)})")
-        return name
+                                f"{', '.join(catalogue.EVENTS)})")
+        duration = body.get("duration")
+        parameters = {k: v for k, v in body.items() if k not in ("event", "duration", *more)}
+        return name, parameters, duration, {k: body[k] for k in more if k in body}
 
-    def event_body(self, more: set[str] = set()) -> dict[str, Any]:
-        """An event's body: its name, its parameters (and ``more``), nothing else."""
-        body = self.json_body()
-        name = self.event_name(body)
-        if name not in CATALOGUE:
-            return body              # (the device says which events there are)
-        parameters = CATALOGUE[name]
-        unknown = sorted(set(body) - {"event", *parameters, *more})
-        if unknown:
-            raise ApiError(400, f"unknown key {unknown[0]!r} for event {body['event']!r} "
-                                f"(it takes {', '.join(['event', *parameters, *sorted(more)])})")
-        return body
-
-    def check_on(self, device: Device, body: dict[str, Any]) -> None:
+    def check_on(self, device: Device, name: str, parameters: dict) -> None:
         try:
-            device.check_event(self.event_name(body), body)
+            catalogue.check(device, name, parameters)
         except DeviceError as exc:
             raise ApiError(status_of(exc), f"{device.name}: {exc}") from None
 
-    def raise_on(self, device: Device, body: dict[str, Any]) -> dict[str, Any]:
+    def raise_on(self, device: Device, name: str, parameters: dict,
+                 duration: Any) -> dict[str, Any]:
         try:
-            return device.raise_event(self.event_name(body), body)
+            return catalogue.raise_event(device, name, parameters, duration=duration).result
         except DeviceError as exc:
             raise ApiError(status_of(exc), str(exc)) from None
 
@@ -297,44 +293,62 @@ class ApiJsonBody(ApiHandler):
 
 
 class DeviceEventHandler(ApiJsonBody):
+    """One event of the catalogue (emulator.scenarios.catalogue) now:
+    ``{"event": .., its parameters.., "duration": optional, seconds or "90s"}``."""
+
     def post(self, name: str) -> None:
-        self.send_json(self.raise_on(self.device(name), self.event_body()))
+        device = self.device(name)
+        event, parameters, duration, _ = self.event_body()
+        self.send_json(self.raise_on(device, event, parameters, duration))
 
 
 class FleetEventHandler(ApiJsonBody):
-    """One event on many devices at once: ``{"event": .., "interface": .., "devices": [..]}``.
+    """One event on many devices at once: ``{"event": .., its parameters..,
+    "devices": [..], "profile": .., "duration": ..}``.
 
-    With ``"devices"`` and a plain interface name, every device must have it
-    (all or nothing). Otherwise the event goes to every interface that matches
-    ``"interface"`` (a glob: ``eth*``, ``ge-0/0/?``) on every device (of
-    ``"profile"``, if given) that has one; devices with none are skipped, and
-    the answer says how many matched."""
+    An interface event (or a component event) goes to every interface (or
+    component) that matches ``"interface"`` (``"component"``), a glob such as
+    ``eth*`` or ``ge-0/0/?``, on every device (of ``"profile"``, if given) that
+    has one; devices with none are skipped, and the answer says how many
+    matched. With ``"devices"`` and a plain name, every device must have it,
+    and a device event must be possible on every device: all or nothing."""
+
+    MORE = frozenset({"devices", "profile"})
 
     def post(self) -> None:
-        body = self.event_body({"devices", "profile"})
-        devices = self.devices_named(body)
-        profile = body.get("profile")
+        event, parameters, duration, more = self.event_body(self.MORE)
+        devices = self.devices_named(more)
+        profile = more.get("profile")
         if profile is not None:
             if not isinstance(profile, str) or profile not in self.emulator.fleet.profiles:
                 raise ApiError(400, f"no profile {profile!r} in this fleet (profiles: "
                                     f"{', '.join(sorted(self.emulator.fleet.profiles))})")
             devices = [d for d in devices if d.profile.name == profile]
-        pattern = body.get("interface")
-        if "devices" in body and not _is_glob(pattern):
+        kind = catalogue.EVENTS.get(event)
+        if kind is None:
+            raise ApiError(400, f"no event {event!r} (events: {', '.join(catalogue.EVENTS)})")
+        target = kind.target if kind.target in ("interface", "component") else None
+        pattern = parameters.get(target) if target else None
+        if target is None or ("devices" in more and not _is_glob(pattern)):
             for device in devices:   # all or nothing: refuse before anything changes
-                self.check_on(device, body)
-            targets = [(device, body) for device in devices]
+                self.check_on(device, event, parameters)
+            targets = [(device, parameters) for device in devices]
         else:
             if devices and not isinstance(pattern, str):
-                self.check_on(devices[0], body)      # (says what the event needs)
-            targets = [(device, {**body, "interface": name}) for device in devices
-                       for name in device.interfaces(pattern)]
+                self.check_on(devices[0], event, parameters)      # (says what it needs)
+            names = (lambda d: d.interfaces(pattern)) if target == "interface" \
+                else (lambda d: d.components(pattern))
+            targets = [(device, {**parameters, target: name}) for device in devices
+                       for name in names(device)]
             if not targets:
                 raise ApiError(404, f"no device{f' of profile {profile!r}' if profile else ''} "
-                                    f"has an interface matching {pattern!r}")
-        results = [self.raise_on(device, parameters) for device, parameters in targets]
+                                    f"has an {target} matching {pattern!r}")
+        if targets:
+            self.check_on(targets[0][0], event, targets[0][1])    # (a bad parameter: once)
+        results = [self.raise_on(device, event, parameters, duration)
+                   for device, parameters in targets]
         self.send_json({"matched": len({id(d) for d, _ in targets}), "raised": len(results),
-                        "changed": sum(r["changed"] for r in results)})
+                        "changed": sum(bool(r["changed"]) for r in results)})
 
 
 def _is_glob(pattern: object) -> bool:

@@ -317,13 +317,15 @@ class Run:
         if part is not None:
             params[kind.target] = part
         rng = random.Random(f"{self.seed}/{step.index}/{occurrence}/{device.name}/{part}")
+        if self.speed != 1:
+            # (drill time runs `speed` times faster: so do the event's own durations)
+            for param in kind.params:
+                if param.kind == "duration" and param.name in params:
+                    params[param.name] = catalogue.parse_duration(params[param.name]) / self.speed
         undone_by_time = kind.undoable and step.duration is not None
         late = self.clock.now() - self._at(t)
         try:
-            raised = catalogue.raise_event(
-                device, step.event, params, rng=rng,
-                duration=None if undone_by_time or step.duration is None
-                else step.duration / self.speed)
+            raised = catalogue.raise_event(device, step.event, params, rng=rng)
         except DeviceError as exc:
             self.errors += 1
             self._record({"t": _round(t), "kind": "error", "step": step.index, "name": step.name,

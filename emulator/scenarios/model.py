@@ -335,7 +335,7 @@ def _check_params(spec: YDict, index: int, source: str) -> None:
             except ValueError as exc:
                 raise ScenarioError(source, params.line_of(param.name),
                                     f"steps[{index}].params.{param.name}: {exc}") from None
-    if "duration" in spec and not kind.undoable and kind.name != "device-reboot":
+    if "duration" in spec and not kind.undoable:
         raise ScenarioError(source, spec.line_of("duration"),
                             f"steps[{index}].duration: {kind.name} is not undone by time "
                             f"(events with a duration: "

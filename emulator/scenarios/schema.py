@@ -83,6 +83,11 @@ def _params(kind: catalogue.EventKind) -> dict[str, Any]:
         schema: dict[str, Any] = dict(_KINDS.get(param.kind, {}))
         if param.choices:
             schema = {"enum": list(param.choices)}
+        if param.kind in ("integer", "number"):
+            if param.minimum is not None:
+                schema["minimum"] = param.minimum
+            if param.maximum is not None:
+                schema["maximum"] = param.maximum
         if param.doc:
             schema["description"] = param.doc
         properties[param.name] = schema
