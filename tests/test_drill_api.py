@@ -132,7 +132,7 @@ def test_on_a_fast_virtual_clock_a_window_waits_for_a_client_in_real_time(make_s
     notification, in real time, and still meets the expectation."""
     running = make_server(clock=VirtualClock(), drill_grace=5.0)
     with running.connect("core-1") as client:
-        client.rpc(f'<create-subscription xmlns="urn:ietf:params:xml:ns:netconf:notification:1.0"/>')
+        client.rpc('<create-subscription xmlns="urn:ietf:params:xml:ns:netconf:notification:1.0"/>')
         running.call(lambda: running.runtime.clock.start_autojump(0))
         status, run = post(running, "/api/scenarios/runs", {"source": DRILL})
         while True:
