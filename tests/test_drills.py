@@ -466,3 +466,16 @@ def test_a_run_opens_a_bounded_number_of_windows(fleet, monkeypatch):
         """)
     assert run.status()["windows_total"] == 4 and run.errors == 2
     assert sum(e["kind"] == "error" for e in run.timeline) == 2
+
+
+def test_sessions_affected_counts_the_sessions_an_event_hit(fleet):
+    connect(fleet.get("core-1"))
+    connect(fleet.get("core-1"))
+    run = play(fleet, """
+        name: hit
+        steps:
+          - at: 1s
+            target: {devices: [core-1, edge-01]}
+            event: device-hang
+        """)
+    assert run.status()["sessions_affected"] == 2 and run.status()["devices_affected"] == 2

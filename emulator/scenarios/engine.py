@@ -324,6 +324,7 @@ class Run:
                     params[param.name] = catalogue.parse_duration(params[param.name]) / self.speed
         undone_by_time = kind.undoable and step.duration is not None
         late = self.clock.now() - self._at(t)
+        sessions = len(device.sessions)       # (open when the event hit: they saw it)
         try:
             raised = catalogue.raise_event(device, step.event, params, rng=rng)
         except DeviceError as exc:
@@ -334,8 +335,8 @@ class Run:
         self.events_raised += 1
         self.lateness.append(max(late, 0.0))
         self.devices_affected.add(device.name)
+        self.sessions_affected += sessions
         result = raised.result
-        self.sessions_affected += int(result.get("sessions", 0) or 0)
         entry = {"t": _round(t), "kind": "event", "step": step.index, "name": step.name,
                  "event": step.event, "device": device.name}
         if part is not None:
