@@ -429,23 +429,31 @@ class SoapHandler(tornado.web.RequestHandler):
             self.client_fault = exc.code != "Server"
             self.set_status(exc.status)
             self.finish(exc.body())
-            if exc.status in (413,):
+            if exc.status == 413:
                 self._close_after()
+        except Exception:   # a bug of ours: a Server fault, never a traceback on the wire
+            log.exception("SOAP request to %s failed", name)
+            if not self._finished:
+                self.clear()
+                self.set_status(500)
+                self.finish(error_fault([RpcError(
+                    "operation-failed", "application",
+                    "internal error while handling the request; see the server log")], "Server"))
 
     def _device(self, name: str, soap: SoapSession | None) -> Device:
         if not host_allowed(self.options, self.request.host):
             raise SoapFault(403, "Client", RpcError(
-                "access-denied", "transport", f"this server is not served as "
+                "access-denied", "protocol", f"this server is not served as "
                 f"{self.request.host!r} (name it with --allow-host)"))
         origin = self.request.headers.get("Origin")
         if not origin_allowed(self.options, origin, self.request.host):
             raise SoapFault(403, "Client", RpcError(
-                "access-denied", "transport", f"origin {origin!r} may not open NETCONF "
+                "access-denied", "protocol", f"origin {origin!r} may not open NETCONF "
                 "sessions here (allow it with --allow-origin)"))
         device = self.fleet.get(name)
         if device is None:
             raise SoapFault(404, "Client", RpcError(
-                "invalid-value", "transport", f"no device named {name!r} in this fleet"))
+                "invalid-value", "protocol", f"no device named {name!r} in this fleet"))
         if soap is not None and soap.device is not device:
             session = soap.connection.session.id if soap.connection else "?"
             raise _malformed(f"this connection carries session {session} of device "
@@ -479,7 +487,7 @@ class SoapHandler(tornado.web.RequestHandler):
 
     def _challenge(self, message: str) -> SoapFault:
         self.set_header("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')
-        return SoapFault(401, "Client", RpcError("access-denied", "transport", message))
+        return SoapFault(401, "Client", RpcError("access-denied", "protocol", message))
 
     def _check_media_type(self) -> None:
         content_type = self.request.headers.get("Content-Type")
@@ -524,8 +532,10 @@ class SoapHandler(tornado.web.RequestHandler):
             soap.pending = None
         if result is None or self.request.connection.stream.closed():
             return self._hang_up()
-        if soap.ending is not None and (hello or isinstance(result, Termination)):
-            result = soap.ending          # the session ended instead of answering
+        if soap.ending is not None:
+            self.set_header("Connection", "close")     # the session, and so the connection, end
+            if hello or isinstance(result, Termination):
+                result = soap.ending      # the session ended instead of answering
         if isinstance(result, Termination):
             self.set_status(500)
             self.client_fault = result.reason.value == "bad-hello"
@@ -552,6 +562,7 @@ class SoapHandler(tornado.web.RequestHandler):
     def _too_big_without_session(self) -> None:
         self.client_fault = True
         self.set_status(413)
+        self.set_header("Connection", "close")
         self.finish(error_fault([RpcError(
             "too-big", "transport",
             f"a message may hold at most {self.limit} bytes (--max-message-size)")]))
