@@ -8,6 +8,8 @@ import base64
 import http.client
 import socket
 import ssl
+import subprocess
+import sys
 import time
 
 import pytest
@@ -610,3 +612,12 @@ def test_faults_and_hellos_on_their_own():
     assert answer.findtext("ns:session-id", namespaces=X) == "4"
     assert [c.text for c in answer.iterfind("ns:capabilities/ns:capability", X)] == [BASE11]
     assert unwrap(envelope(hello()).encode()).tag == f"{{{NC}}}hello"
+
+
+def test_the_soap_benchmark_runs():
+    """(here rather than in test_bench.py, which other work edits; tiny sizes,
+    the figures themselves are not checked)"""
+    result = subprocess.run([sys.executable, "-m", "bench", "soap", "--seconds", "0.3"],
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "SOAP/HTTP keep-alive" in result.stdout and "WebSocket" in result.stdout
