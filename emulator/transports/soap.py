@@ -327,8 +327,7 @@ class SoapHandler(tornado.web.RequestHandler):
         self.limit = fleet.runtime.limits.max_message_size
         self.client_fault = False        # a 500 that is the client's doing (logged as info)
         self._body = bytearray()
-        self._oversize = False
-        self._drained = 0
+        self._oversize = False           # the body is over the limit: the rest is dropped
         self._flushed: Any = None
 
     def set_default_headers(self) -> None:
@@ -358,12 +357,10 @@ class SoapHandler(tornado.web.RequestHandler):
 
     def data_received(self, chunk: bytes) -> None:
         if self._oversize:
-            self._drained += len(chunk)
             return
         self._body += chunk
         if len(self._body) > self.limit:
             self._oversize = True
-            self._drained = len(self._body)
             self._body = bytearray()
 
     # -- GET ?wsdl -------------------------------------------------------------------
