@@ -7,7 +7,7 @@ toolkit's HTTP session does, without the toolkit's own cost); the WebSocket
 client is bench.netconf's. The HTTP echo answers every POST with its body,
 wrapped as an envelope would be, and stands for the ceiling of Tornado's HTTP.
 
-    python -m bench soap [--seconds 3]
+    python -m bench soap [--seconds 1] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
+import statistics
 import sys
 import tempfile
 import time
@@ -78,24 +79,33 @@ def soap_rate(port: int, path: str, seconds: float, hello: bool) -> float:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench soap")
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=1.0, help="each measurement, each round")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds of the four measurements in turns (medians are shown)")
     args = parser.parse_args(argv)
 
+    results: dict[str, list[float]] = {"soap": [], "soap_echo": [], "ws": [], "ws_echo": []}
     with tempfile.TemporaryDirectory() as tmp:
         http_echo_process, http_echo_port = start([sys.executable, "-c", HTTP_ECHO_SERVER])
         ws_echo_process, ws_echo_port = start([sys.executable, "-c", WS_ECHO_SERVER])
         ours, port = start([sys.executable, "-m", "emulator", "serve", "--port", "0", "--fresh",
                             "--data-dir", str(Path(tmp) / "data")])
         try:
-            soap = soap_rate(port, "/soap/core-1", args.seconds, hello=True)
-            soap_echo = soap_rate(http_echo_port, "/soap/x", args.seconds, hello=False)
-            ws = asyncio.run(rate(f"ws://127.0.0.1:{port}/netconf/core-1", 1, args.seconds))
-            ws_echo = asyncio.run(rate(f"ws://127.0.0.1:{ws_echo_port}/netconf/x", 1,
-                                       args.seconds))
+            # in turns, so that the shared machine's load falls on all four alike
+            for _ in range(args.rounds):
+                results["soap"].append(soap_rate(port, "/soap/core-1", args.seconds, hello=True))
+                results["soap_echo"].append(soap_rate(http_echo_port, "/soap/x", args.seconds,
+                                                      hello=False))
+                results["ws"].append(asyncio.run(
+                    rate(f"ws://127.0.0.1:{port}/netconf/core-1", 1, args.seconds)))
+                results["ws_echo"].append(asyncio.run(
+                    rate(f"ws://127.0.0.1:{ws_echo_port}/netconf/x", 1, args.seconds)))
         finally:
             for process in (http_echo_process, ws_echo_process, ours):
                 process.terminate()
                 process.wait(30)
+    soap, soap_echo, ws, ws_echo = (statistics.median(results[k])
+                                    for k in ("soap", "soap_echo", "ws", "ws_echo"))
     rows = [
         ["small <get-config>, SOAP/HTTP keep-alive", f"{soap:,.0f}/s", f"{soap_echo:,.0f}/s",
          f"{soap / soap_echo:.2f}"],
@@ -103,5 +113,6 @@ def main(argv: list[str]) -> None:
          f"{ws / ws_echo:.2f}"],
         ["SOAP beside WebSocket", "", "", f"{soap / ws:.2f}"],
     ]
-    print_table("soap: round trips on one connection, each beside a raw Tornado echo of its "
-                "wire (same run)", ["", "netconf-emulator", "echo", "ratio"], rows)
+    print_table(f"soap: round trips on one connection, each beside a raw Tornado echo of its "
+                f"wire (same run, medians of {args.rounds} rounds in turns)",
+                ["", "netconf-emulator", "echo", "ratio"], rows)
