@@ -551,8 +551,12 @@ def test_a_hung_device_answers_nothing_until_it_is_back(make_server):
         soap.http.request("POST", soap.path, envelope(GET_HOSTNAME), soap.headers)
         journal = lambda: running.call(lambda: [e.text for e in device.journal()])  # noqa: E731
         wait_until(lambda: any("<get-config>" in text for text in journal()))
-        soap.http.sock.settimeout(0.2)     # (nothing comes while it hangs)
-        with pytest.raises(TimeoutError):
+        # read, and left waiting: nothing is on its way to the client
+        waiting = running.call(lambda: [s.pending is not None and not s.pending.done()
+                                        for s in running.emulator.soap])
+        assert waiting == [True]
+        soap.http.sock.setblocking(False)
+        with pytest.raises(BlockingIOError):
             soap.http.sock.recv(1, socket.MSG_PEEK)
         soap.http.sock.settimeout(TIMEOUT)
         running.advance(120)

@@ -25,7 +25,7 @@ import binascii
 import hmac
 import logging
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 from xml.sax.saxutils import escape, quoteattr
 
 import tornado.web
@@ -185,6 +185,9 @@ class SoapSessions:
 
     def __len__(self) -> int:
         return len(self._by_stream)
+
+    def __iter__(self) -> Iterator[SoapSession]:
+        return iter(list(self._by_stream.values()))
 
 
 class SoapSession:
