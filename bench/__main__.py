@@ -12,6 +12,7 @@ BENCHMARKS = {
     "reset": "bench.reset",
     "scale": "bench.scale",
     "ssh": "bench.ssh",
+    "soap": "bench.soap",
     "fixture": "bench.fixture",
     "drill": "bench.drill",
 }

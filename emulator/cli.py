@@ -138,8 +138,9 @@ def _server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ssh-port", type=port, default=None, metavar="BASE",
                        help="serve NETCONF over SSH: device i of the fleet on port BASE+i "
                             "(0: a free port for each); off by default")
-    parser.add_argument("--password", default="netconf",
-                       help="the SSH password of --username (default netconf: a lab default)")
+    parser.add_argument("--password", default=None,
+                       help="the SSH password of --username (default netconf: a lab default); "
+                            "when given, SOAP requests need it too (HTTP Basic)")
     parser.add_argument("--authorized-keys", type=existing_file, metavar="FILE",
                        help="OpenSSH authorized_keys: these keys may log in over SSH as any user")
     parser.add_argument("--tls-cert", type=existing_file, metavar="PEM",
@@ -247,7 +248,8 @@ def _emulator(args: argparse.Namespace) -> Emulator:
         ping_interval=args.ping_interval,
         allow_origins=[o.rstrip("/") for o in args.allow_origin],
         allow_hosts=args.allow_host, username=args.username, ssh_port=args.ssh_port,
-        password=args.password, authorized_keys=args.authorized_keys, tls_cert=args.tls_cert,
+        password=args.password if args.password is not None else Options.password,
+        password_set=args.password is not None, authorized_keys=args.authorized_keys, tls_cert=args.tls_cert,
         tls_key=args.tls_key, tls_client_ca=args.tls_client_ca, drill_grace=args.grace)
     return Emulator(fleet, options)
 

@@ -1,4 +1,4 @@
-"""Where the shipped data lives: fixtures/, yang/ and scenarios/.
+"""Where the shipped data lives: fixtures/, yang/, scenarios/ and wsdl/.
 
 A wheel carries them under emulator/_data/; a checkout (and an editable
 install) has them beside the package.
@@ -21,6 +21,7 @@ def data_dir(name: str) -> Path:
 
 FIXTURES = data_dir("fixtures")
 YANG = data_dir("yang")
+WSDL = data_dir("wsdl")              # the SOAP transport's WSDL and schemas
 DEFAULT_FLEET = FIXTURES / "default-fleet.yaml"
 BUILTIN_PROFILES = FIXTURES / "profiles"
 

@@ -38,12 +38,12 @@ def check_writable(path: Path) -> None:
 
 def describe(emulator: Any) -> dict[str, Any]:
     """What a client needs: the port, the API's URL and each device's URLs per
-    transport (``websocket``, and ``ssh`` when the server serves SSH)."""
+    transport (``websocket``, ``soap``, and ``ssh`` when the server serves SSH)."""
     http = "https" if emulator.scheme == "wss" else "http"
     api = f"{http}://{emulator.netloc}/api/"
 
     def urls(device: Any) -> dict[str, str]:
-        found = {"websocket": emulator.device_url(device)}
+        found = {"websocket": emulator.device_url(device), "soap": emulator.soap_url(device)}
         ssh = emulator.ssh_url(device)
         if ssh is not None:
             found["ssh"] = ssh

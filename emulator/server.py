@@ -26,6 +26,7 @@ from emulator.netconf.termination import Cause, Reason
 from emulator.scenarios.runs import Runs
 from emulator.schema.validate import validate
 from emulator.settings import Options
+from emulator.transports.soap import SoapHandler, SoapSchemaHandler, SoapSessions
 from emulator.transports.ssh import SshError, SshServer, new_host_key
 from emulator.transports.websocket import NetconfWebSocket
 
@@ -35,6 +36,19 @@ log = logging.getLogger(__name__)
 # often (real milliseconds: it batches disk writes, it models nothing).
 FLUSH_INTERVAL_MS = 100
 READ_HEADROOM = 2 * 65536 + 1024
+
+
+class _HTTPServer(tornado.httpserver.HTTPServer):
+    """Tornado's server, telling the SOAP transport when a TCP connection ends
+    (its NETCONF session ends with it: RFC 4743 section 3.5)."""
+
+    def initialize(self, *args, soap: SoapSessions, **kwargs) -> None:  # type: ignore[override]
+        super().initialize(*args, **kwargs)
+        self.soap = soap
+
+    def on_close(self, server_conn: object) -> None:
+        super().on_close(server_conn)
+        self.soap.connection_closed(server_conn.stream)  # type: ignore[attr-defined]
 
 
 class StartError(Exception):
@@ -60,6 +74,7 @@ class Emulator:
         self._flusher: tornado.ioloop.PeriodicCallback | None = None
         self.ssh: SshServer | None = None
         self.runs = Runs(fleet, self.runtime)
+        self.soap = SoapSessions()
 
     @property
     def scheme(self) -> str:
@@ -67,6 +82,11 @@ class Emulator:
 
     def device_url(self, device: Device, host: str | None = None) -> str:
         return f"{self.scheme}://{host or self.netloc}/netconf/{device.name}"
+
+    def soap_url(self, device: Device, host: str | None = None) -> str:
+        """Where the device answers NETCONF over SOAP (its WSDL: this, plus ?wsdl)."""
+        scheme = "https" if self.options.tls_cert else "http"
+        return f"{scheme}://{host or self.netloc}/soap/{device.name}"
 
     def ssh_url(self, device: Device, host: str | None = None) -> str | None:
         """The device's ssh:// URL, or None when SSH is not served."""
@@ -94,6 +114,8 @@ class Emulator:
         return tornado.web.Application(
             [
                 (r"/netconf/([^/]+)", NetconfWebSocket, ws),
+                (r"/soap/([^/]+)", SoapHandler, {**ws, "sessions": self.soap}),
+                (r"/soap-schema/([^/]+)", SoapSchemaHandler),
                 (r"/api/?", api.IndexHandler, ctx),
                 (r"/api/health", api.HealthHandler, ctx),
                 (r"/api/devices", api.DeviceListHandler, ctx),
@@ -171,8 +193,8 @@ class Emulator:
         self._flusher = tornado.ioloop.PeriodicCallback(storage.flush, FLUSH_INTERVAL_MS)
         self._flusher.start()
         limit = self.runtime.limits.max_message_size
-        self._server = tornado.httpserver.HTTPServer(
-            self.application(), ssl_options=context, max_body_size=limit,
+        self._server = _HTTPServer(
+            self.application(), ssl_options=context, max_body_size=limit, soap=self.soap,
             # room for a message of the largest size, the next frame's header, and
             # one read of the socket beyond it (Tornado reads in chunks of 64 KiB)
             max_buffer_size=limit + READ_HEADROOM)
@@ -283,7 +305,9 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
     """Tornado logs a client's 4xx as a warning; it is the client's mistake, and
     each one was answered with its reason: info, as any request is."""
     status = handler.get_status()
-    level = logging.ERROR if status >= 500 else logging.INFO
+    # (a SOAP Fault goes back as 500 even when it is the client's mistake)
+    level = logging.ERROR if status >= 500 and not getattr(handler, "client_fault", False) \
+        else logging.INFO
     request = handler.request
     logging.getLogger("tornado.access").log(
         level, "%d %s %s (%s) %.2fms", status, request.method, request.uri, request.remote_ip,

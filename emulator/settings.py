@@ -27,6 +27,9 @@ class Options:
     ssh_port: int | None = None
     # A lab tool's default login, documented in the README: netconf / netconf.
     password: str = "netconf"
+    # whether the operator chose the password (--password): SOAP then asks every
+    # request for an HTTP Basic login; with the lab default it does not
+    password_set: bool = False
     authorized_keys: Path | None = None   # public keys that may log in as any user
     tls_cert: Path | None = None
     tls_key: Path | None = None

@@ -139,6 +139,7 @@ class ApiHandler(tornado.web.RequestHandler):
             "url": self.emulator.device_url(device, host=self.request.host),
             "status": device.status.value,
             "session_count": len(device.sessions),
+            "soap_url": self.emulator.soap_url(device, host=self.request.host),
         }
         ssh_url = self.emulator.ssh_url(device, host=self.request.host)
         if ssh_url is not None:
