@@ -28,7 +28,8 @@ def test_the_ready_file_says_where_everything_is(tmp_path):
                                             "access-01", "access-02", "access-03"]
         assert content["devices"]["access-01"] == {
             "profile": "switch",
-            "urls": {"websocket": f"ws://127.0.0.1:{served.port}/netconf/access-01"}}
+            "urls": {"websocket": f"ws://127.0.0.1:{served.port}/netconf/access-01",
+                     "soap": f"http://127.0.0.1:{served.port}/soap/access-01"}}
         with urllib.request.urlopen(content["health"], timeout=10) as response:
             assert json.load(response)["status"] == "ok"
         for device in content["devices"].values():
