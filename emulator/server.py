@@ -14,6 +14,7 @@ import tornado.netutil
 import tornado.web
 from lxml import etree
 
+from emulator.api import console
 from emulator.api import handlers as api
 from emulator.clock import rfc3339
 from emulator.datadir import DataDir, DataDirError
@@ -102,6 +103,7 @@ class Emulator:
                 (r"/api/reset", api.FleetResetHandler, ctx),
                 (r"/api/clock", api.ClockHandler, ctx),
                 (r"/api(/.*)?", api.NotFoundHandler, ctx),
+                *console.routes(self),          # the browser console: / and /console/...
             ],
             websocket_max_message_size=self.runtime.limits.max_message_size,
             websocket_ping_interval=opts.ping_interval or None,
