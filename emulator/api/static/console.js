@@ -383,6 +383,7 @@ async function openDevice(name) {
   await closeDevice();
   const generation = ++device.generation;
   device.name = name;
+  delete document.body.dataset.subscribed;
   device.notifications = 0;
   $("notif-count").textContent = "0";
   $("notif-log").replaceChildren();
@@ -452,7 +453,8 @@ async function connectDevice(generation) {
   await loadTree("get-config", "running");
   // with :interleave, one session both subscribes and takes requests (RFC 5277 6)
   if (session.capabilities.some((c) => c.startsWith("urn:ietf:params:netconf:capability:interleave:"))) {
-    await send("create-subscription", () => subscription(session));
+    const reply = await send("create-subscription", () => subscription(session));
+    if (reply && reply.ok && generation === device.generation) document.body.dataset.subscribed = name;
   }
   journalSoon();
 }
@@ -663,12 +665,14 @@ async function loadJournal() {
   }
   if (name !== device.name) return;
   const rows = journal.entries.slice().reverse().map((e) => {
-    const text = e.text.length > 4000 ? e.text.slice(0, 4000) + " ..." : e.text;
+    const message = e.text.length > 300
+      ? h("details", {}, h("summary", {}, h("code", {class: "journal-text", text: e.text.slice(0, 300) + " ..."})),
+          h("pre", {class: "xml", text: clip(e.text)}))
+      : h("code", {class: "journal-text", text: e.text});
     return h("tr", {class: `dir-${e.direction}`},
              h("td", {text: String(e.seq)}), h("td", {class: "time", text: e.time}),
              h("td", {text: e.direction === "in" ? "\u2192 device" : "\u2190 device"}),
-             h("td", {text: String(e.session ?? "")}),
-             h("td", {}, h("code", {class: "journal-text", text})));
+             h("td", {text: String(e.session ?? "")}), h("td", {}, message));
   });
   $("journal").replaceChildren(h("table", {class: "list"},
     h("thead", {}, h("tr", {}, ...["seq", "time", "", "session", "message"].map((t) => h("th", {text: t})))),
