@@ -760,7 +760,7 @@ function showRun(run) {
   const rows = [
     ["scenario", run.scenario], ["state", run.state], ["seed", run.seed],
     ["drill time", run.drill_time != null ? `${Number(run.drill_time).toFixed(1)} s` +
-      (scenario ? ` of ${scenario.duration} s` : "") : ""],
+      ((run.length || scenario?.duration) ? ` of ${run.length || scenario.duration} s` : "") : ""],
     ["events raised", run.events_raised], ["devices affected", run.devices_affected],
     ["expectations", `${expectations.met ?? 0} met, ${expectations.missed ?? 0} missed, ` +
                      `${expectations.open ?? 0} open`],
@@ -769,45 +769,49 @@ function showRun(run) {
   facts.replaceChildren(...rows.flatMap(([term, value]) => [
     h("dt", {text: term}), h("dd", {"data-fact": term, text: value == null ? "" : String(value)})]));
   document.body.dataset.drillState = run.state || "";
-  const fraction = scenario && scenario.duration ? Math.min(1, (run.drill_time || 0) / scenario.duration)
-                                                 : (run.state === "finished" ? 1 : 0);
+  const length = run.length || scenario?.duration || 0;
+  const fraction = length ? Math.min(1, (run.drill_time || 0) / length) : 0;
   $("drill-bar").style.width = `${(run.state === "finished" ? 1 : fraction) * 100}%`;
   if (run.verdict) $("drill-bar").className = run.verdict;
 }
 
-/** One timeline entry: listed, and an event's devices marked on the fleet. */
+// What an event (or its undoing) does to a device's status on the fleet view,
+// until the next summary read says otherwise.
+const STATUS_AFTER = {
+  "device-reboot": "rebooting", "device-unreachable": "unreachable", "device-hang": "hung",
+};
+
+/** One timeline entry: listed, and what an event did marked on the fleet. */
 function timelineEntry(entry) {
   drill.entries++;
-  const what = [entry.kind, entry.event || entry.expect || entry.state || entry.what || ""]
-    .filter(Boolean).join(" ");
+  const what = [entry.kind, entry.event || entry.state || ""].filter(Boolean).join(" ");
   const rest = Object.entries(entry)
-    .filter(([k]) => !["t", "kind", "step", "event", "expect", "state"].includes(k))
+    .filter(([k]) => !["t", "kind", "step", "event", "state"].includes(k))
     .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(" ");
-  const cls = entry.kind === "expect"
-    ? (entry.met === true || entry.result === "met" ? "met" : entry.met === false ||
-       entry.result === "missed" ? "missed" : "") : "";
-  const item = h("li", {class: `entry kind-${entry.kind} ${cls}`},
+  const verdict = entry.kind === "expect" && ["met", "missed", "open"].includes(entry.state)
+    ? entry.state : "";
+  const item = h("li", {class: `entry kind-${entry.kind} ${verdict}`,
+                        "data-kind": entry.kind || "", "data-state": entry.state || ""},
                  h("span", {class: "time", text: `t=${Number(entry.t ?? 0).toFixed(1)}s`}), " ",
-                 h("span", {class: "step", text: `#${entry.step ?? ""}`}), " ",
+                 h("span", {class: "step", text: entry.step != null ? `#${entry.step}` : ""}), " ",
                  h("strong", {text: what}), " ", h("span", {class: "muted", text: rest}));
-  $("drill-timeline").append(item);
+  const list = $("drill-timeline");
+  list.append(item);
+  while (list.children.length > 2000) list.firstElementChild.remove();
   item.scrollIntoView({block: "nearest"});
-  const names = [].concat(entry.device || [], entry.devices || []).filter((n) => typeof n === "string");
-  for (const name of names) {
-    if (!fleet.byName.has(name)) continue;
-    if ((entry.event === "link-down" || entry.event === "link-up") && typeof entry.interface === "string") {
-      setLink(name, entry.interface, entry.event === "link-up" ? "up" : "down");
-    } else {
-      markChanged(name);
-    }
+  const name = typeof entry.device === "string" ? entry.device : null;
+  if (!name || !fleet.byName.has(name)) return;
+  const undo = entry.kind === "undo";
+  if (entry.kind !== "event" && !undo) return;
+  if ((entry.event === "link-down" || entry.event === "link-up") &&
+      typeof entry.interface === "string") {
+    const up = (entry.event === "link-up") !== undo;
+    setLink(name, entry.interface, up ? "up" : "down");
+  } else if (entry.event in STATUS_AFTER) {
+    setStatus(name, undo ? "up" : STATUS_AFTER[entry.event]);
+  } else {
+    markChanged(name);
   }
-  if (entry.kind === "event" && names.length === 0) loadFleetSoon();
-}
-
-let fleetLoadTimer = 0;
-function loadFleetSoon() {
-  clearTimeout(fleetLoadTimer);
-  fleetLoadTimer = setTimeout(() => loadFleet().catch(() => {}), 500);
 }
 
 async function stopDrill() {
