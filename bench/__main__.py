@@ -13,6 +13,7 @@ BENCHMARKS = {
     "scale": "bench.scale",
     "ssh": "bench.ssh",
     "fixture": "bench.fixture",
+    "console": "bench.console",
 }
 
 
