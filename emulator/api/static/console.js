@@ -207,16 +207,26 @@ class FleetWatch {
     fleet.live.delete(name);
     renderFleetSoon();
     if (event.code === 1012 && event.reason === "device reboot") setStatus(name, "rebooting");
-    if (watch.stopped) return;
+    if (!watch.stopped) this.retry(name, watch);
+  }
+
+  /** After a pause that doubles (to 10 s), read the device's state, and open
+   *  the session again once it takes connections (a rebooting device's refusal
+   *  would only be a failed WebSocket in the browser's console). */
+  retry(name, watch) {
     const pause = Math.min(10_000, 500 * 2 ** watch.retry++);
     watch.timer = setTimeout(async () => {
       if (watch.stopped) return;
+      let status = null;
       try {
         const summary = await api(`/api/devices/${encodeURIComponent(name)}`);
         setStatus(name, summary.status);
         updateSummary(summary);
+        status = summary.status;
       } catch (exc) { /* the server is away: try again later */ }
-      if (!watch.stopped) this.connect(name, watch);
+      if (watch.stopped) return;
+      if (status === "up" || status === "hung") this.connect(name, watch);
+      else this.retry(name, watch);
     }, pause);
   }
 
@@ -436,7 +446,12 @@ async function openDevice(name) {
     $("dev-profile").textContent = detail.profile;
     $("dev-status").textContent = detail.status;
     $("dev-description").textContent = detail.description || "";
+    setStatus(name, detail.status);
     updateSummary(detail);
+    if (detail.status === "rebooting" || detail.status === "unreachable") {
+      $("dev-session").textContent = `the device is ${detail.status}: Reconnect once it is up`;
+      return;
+    }
   } catch (exc) {
     $("dev-session").textContent = exc.message;
     return;
