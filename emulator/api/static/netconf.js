@@ -292,8 +292,15 @@ export class NetconfSession {
   }
 
   abort() {
-    if (this.ws && this.ws.readyState <= WebSocket.OPEN) {
-      try { this.ws.close(1000, "closed by the console"); } catch (exc) { /* closing already */ }
+    const ws = this.ws;
+    if (!ws) return;
+    if (ws.readyState === WebSocket.CONNECTING) {
+      // (closing a socket still opening is logged by the browser as a failed
+      // connection: let it open, then close it)
+      ws.onopen = () => ws.close(1000, "closed by the console");
+      ws.onmessage = null;
+    } else if (ws.readyState === WebSocket.OPEN) {
+      try { ws.close(1000, "closed by the console"); } catch (exc) { /* closing already */ }
     }
   }
 }
