@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -385,3 +387,11 @@ def test_a_drill_started_from_the_page_shows_its_progress_and_lands_on_the_fleet
     page.page.wait_for_selector("body[data-drill-state=finished]")
     assert page.page.text_content("dd[data-fact='verdict']") in ("pass", "fail")
     assert page.page.locator("#drill-timeline li[data-kind=run][data-state=finished]").count() == 1
+
+
+def test_the_console_benchmark_runs():
+    _playwright()          # (skips as the other tests do without a browser)
+    result = subprocess.run([sys.executable, "-m", "bench", "console", "--devices", "20",
+                             "--runs", "1"], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "fleet view drawn" in result.stdout and "baseline" in result.stdout
