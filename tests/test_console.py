@@ -395,3 +395,48 @@ def test_the_console_benchmark_runs():
                              "--runs", "1"], capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     assert "fleet view drawn" in result.stdout and "baseline" in result.stdout
+
+
+def test_the_ready_made_requests_and_the_raw_editor(console):
+    page = console()
+    page.open("#/device/access-01")
+    page.page.wait_for_selector("#tree button.key:text-is('ge-0/0/1')")
+    # <get-config> filtered by the list entry picked in the tree
+    page.select("ge-0/0/2")
+    page.page.select_option("#req-store", "running")
+    page.request("get-config")
+    page.wait_reply("get-config running")
+    assert page.page.text_content("#tree-source") == "get-config running (filtered)"
+    assert page.page.locator("#tree button.key").all_text_contents() == ["ge-0/0/2"]
+    # lock, validate, discard, a confirmed commit, unlock: each answered <ok/>
+    page.page.select_option("#req-store", "candidate")
+    for rpc, label in [("lock", "lock"), ("validate", "validate"),
+                       ("discard-changes", "discard-changes"),
+                       ("confirmed-commit", "confirmed commit"), ("commit", "commit"),
+                       ("unlock", "unlock")]:
+        page.page.evaluate("() => { document.getElementById('reply-meta').textContent = ''; }")
+        page.request(rpc)
+        assert page.wait_reply(label).endswith(" ms") and "rpc-error" not in \
+            page.page.text_content("#reply-meta"), rpc
+        assert "<ok/>" in page.page.text_content("#reply")
+    # a second lock of the same datastore by another session is refused, plainly
+    with page.running.connect("access-01") as other:
+        reply = other.rpc("<lock><target><candidate/></target></lock>")
+        assert reply.find("nc:ok", NS) is not None
+        page.request("lock")
+        assert "rpc-error" in page.wait_reply("lock")
+        assert page.page.text_content("#errors .error-tag") == "lock-denied"
+    # the raw editor: an operation of one's own
+    page.page.click("#raw-box summary")
+    page.page.fill("#raw-xml", f"<get><filter type='subtree'><interfaces xmlns='{IF}'>"
+                               "<interface><name>mgmt0</name><oper-status/></interface>"
+                               "</interfaces></filter></get>")
+    page.page.focus("#raw-xml")
+    page.page.keyboard.press("Control+Enter")
+    page.wait_reply("raw")
+    assert "<oper-status>up</oper-status>" in page.page.text_content("#reply")
+    assert page.page.text_content("#tree-source") == "raw request"
+    # not XML at all: said so, nothing sent
+    page.page.fill("#raw-xml", "<get>")
+    page.page.click("#raw-send")
+    page.page.wait_for_selector("#errors .error-card:has-text('not well-formed')")

@@ -23,10 +23,20 @@ from emulator.settings import host_allowed
 
 STATIC = Path(__file__).parent / "static"
 
+PARSERERROR_STYLES = (
+    # display: block; white-space: pre; border: 2px solid #c77; padding: 0 1em 0 1em; ...
+    "'sha256-ICa0DhwZQJsOd/Rn0N8H6FdQ71GfNL+op2zhAQ+Y4mM='",
+    # font-family:monospace;font-size:12px
+    "'sha256-ZD0chCyBaNHl+4UwQHJIHGoYhKwMeyCXGgJTKW5/67E='",
+)
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
+    # The only inline styles the page meets: the two Chromium puts in the <parsererror>
+    # of an XML document that is not well-formed (what the raw editor's parse of a
+    # typo gives); without them, every typo is a CSP violation in the browser's console.
+    "style-src-attr 'unsafe-hashes' " + " ".join(PARSERERROR_STYLES),
     "img-src 'self' data:",
     "connect-src 'self'",
     "base-uri 'none'",

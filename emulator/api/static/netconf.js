@@ -227,14 +227,14 @@ export class NetconfSession {
   rpc(operation, timeoutMs = 30000) {
     let doc;
     if (typeof operation === "string") {
-      const parsed = parseXml(operation);
-      if (parsed.documentElement.localName === "rpc" &&
-          parsed.documentElement.namespaceURI === NC) {
-        doc = parsed;
-      } else {
-        doc = this.request();
-        doc.documentElement.append(doc.importNode(parsed.documentElement, true));
-      }
+      // a whole <rpc> as it is; an operation inside an <rpc> of NETCONF's
+      // namespace (so a plain <get> means NETCONF's, as in RFC 6241's examples)
+      const text = operation.trim().replace(/^<\?xml[^>]*\?>\s*/, "");
+      let whole = null;
+      try { whole = parseXml(text); } catch (exc) { /* an operation, or not XML: below */ }
+      const root = whole?.documentElement;
+      doc = root && root.localName === "rpc" && root.namespaceURI === NC
+        ? whole : parseXml(`<rpc xmlns="${NC}">${text}</rpc>`);
     } else if (operation.nodeType === Node.DOCUMENT_NODE) {
       doc = operation;
     } else {
