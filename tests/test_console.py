@@ -389,6 +389,7 @@ def test_a_drill_started_from_the_page_shows_its_progress_and_lands_on_the_fleet
     assert page.page.locator("#drill-timeline li[data-kind=run][data-state=finished]").count() == 1
 
 
+@pytest.mark.slow
 def test_the_console_benchmark_runs():
     _playwright()          # (skips as the other tests do without a browser)
     result = subprocess.run([sys.executable, "-m", "bench", "console", "--devices", "20",
