@@ -302,9 +302,22 @@ function renderFleet() {
   const first = Math.max(0, Math.floor(scroll.scrollTop / ROW_HEIGHT) - OVERSCAN);
   const last = Math.min(fleet.shown.length,
                         Math.ceil((scroll.scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
-  const rows = [];
-  for (let i = first; i < last; i++) rows.push(fleetRow(fleet.shown[i], i));
-  scroll.replaceChildren(spacer, ...rows);
+  // rows that did not change are kept as they are; only the others are made again
+  const rows = new Set();
+  const drawn = new Set();
+  for (let i = first; i < last; i++) {
+    rows.add(fleetRow(fleet.shown[i], i));
+    drawn.add(fleet.shown[i].name);
+  }
+  for (const node of Array.from(scroll.children)) {
+    if (node !== spacer && !rows.has(node)) node.remove();
+  }
+  let previous = spacer;          // (in list order, for the keyboard and screen readers)
+  for (const row of rows) {
+    if (previous.nextSibling !== row) scroll.insertBefore(row, previous.nextSibling);
+    previous = row;
+  }
+  for (const name of rowCache.keys()) if (!drawn.has(name)) rowCache.delete(name);
   // watch the rows in view (not while scrolling fast: after a short pause)
   clearTimeout(watchTimer);
   const inView = fleet.shown.slice(Math.floor(scroll.scrollTop / ROW_HEIGHT),
@@ -314,19 +327,26 @@ function renderFleet() {
   document.body.dataset.renderMs = (performance.now() - started).toFixed(2);   // (bench/console.py)
 }
 
+const rowCache = new Map();     // name -> {row, key}: the rows drawn, and what they show
+
 function fleetRow(device, index) {
   const live = fleet.live.has(device.name);
+  const states = fleet.links.get(device.name);
+  const classes = `row status-${device.status}${index === fleet.cursor ? " cursor" : ""}` +
+                  `${fleet.changed.has(device.name) ? " changed" : ""}${index % 2 ? " odd" : ""}`;
+  const key = `${classes}|${live}|${device.session_count}|${index}|` +
+              `${states ? Array.from(states).join(",") : ""}`;
+  const cached = rowCache.get(device.name);
+  if (cached && cached.key === key) return cached.row;
   const row = h("div", {
-    class: `row status-${device.status}${index === fleet.cursor ? " cursor" : ""}` +
-           `${fleet.changed.has(device.name) ? " changed" : ""}${index % 2 ? " odd" : ""}`,
-    role: "listitem", "data-name": device.name, "data-status": device.status,
+    class: classes, role: "listitem", "data-name": device.name, "data-status": device.status,
     "data-live": String(live),
   });
   row.style.top = `${index * ROW_HEIGHT}px`;
+  rowCache.set(device.name, {row, key});
   const link = h("a", {href: `#/device/${encodeURIComponent(device.name)}`, tabindex: "-1",
                        text: device.name});
   const links = h("span", {class: `c-links${live ? "" : " stale"}`});
-  const states = fleet.links.get(device.name);
   if (states) {
     for (const [name, state] of states) {
       links.append(h("span", {class: `link ${state === "up" ? "up" : "down"}`,
@@ -339,7 +359,10 @@ function fleetRow(device, index) {
   row.append(h("span", {class: "c-name"}, link), h("span", {class: "c-profile", text: device.profile}),
              h("span", {class: "c-status", text: device.status}),
              h("span", {class: "c-sessions", text: String(device.session_count ?? "")}), links);
-  row.addEventListener("click", () => { fleet.cursor = index; location.hash = link.getAttribute("href"); });
+  row.addEventListener("click", () => {
+    fleet.cursor = Math.max(0, fleet.shown.indexOf(device));
+    location.hash = link.getAttribute("href");
+  });
   return row;
 }
 
