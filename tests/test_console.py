@@ -441,3 +441,18 @@ def test_the_ready_made_requests_and_the_raw_editor(console):
     page.page.fill("#raw-xml", "<get>")
     page.page.click("#raw-send")
     page.page.wait_for_selector("#errors .error-card:has-text('not well-formed')")
+
+
+def test_a_reset_device_comes_back_on_the_fleet_view_with_its_fixture_links(console):
+    page = console()
+    page.open()
+    link = ".row[data-name='access-02'] .link[data-if='ge-0/0/1']"
+    page.page.wait_for_selector(".row[data-name='access-02'][data-live=true]")
+    status, _ = page.running.api("/api/devices/access-02/events", "POST",
+                                 b'{"event": "link-down", "interface": "ge-0/0/1"}')
+    assert status == 200
+    page.page.wait_for_selector(f"{link}[data-state=down]", timeout=1000)
+    status, _ = page.running.api("/api/devices/access-02/reset", "POST", b"{}")
+    assert status == 200
+    page.page.wait_for_selector(f"{link}[data-state=up]")       # read again after the reset
+    page.page.wait_for_selector(".row[data-name='access-02'][data-live=true]")
