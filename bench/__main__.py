@@ -15,6 +15,7 @@ BENCHMARKS = {
     "soap": "bench.soap",
     "fixture": "bench.fixture",
     "drill": "bench.drill",
+    "console": "bench.console",
 }
 
 

@@ -14,7 +14,7 @@ import tornado.netutil
 import tornado.web
 from lxml import etree
 
-from emulator.api import drills
+from emulator.api import console, drills
 from emulator.api import handlers as api
 from emulator.clock import rfc3339
 from emulator.datadir import DataDir, DataDirError
@@ -134,6 +134,7 @@ class Emulator:
                 (r"/api/scenarios/runs/([^/]+)/stream", drills.RunStreamHandler, ctx),
                 (r"/api/scenarios/runs/([^/]+)/stop", drills.RunStopHandler, ctx),
                 (r"/api(/.*)?", api.NotFoundHandler, ctx),
+                *console.routes(self),          # the browser console: / and /console/...
             ],
             websocket_max_message_size=self.runtime.limits.max_message_size,
             websocket_ping_interval=opts.ping_interval or None,
