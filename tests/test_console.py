@@ -24,7 +24,6 @@ import pytest
 
 from emulator.clock import VirtualClock
 from emulator.paths import BUILTIN_PROFILES
-from emulator.settings import Options
 from tests.client import NS, rpc_errors
 
 pytestmark = pytest.mark.browser
@@ -123,10 +122,6 @@ def console(browser, make_server) -> Iterator:
     for page in pages:
         page.close()
     assert problems == [], "the browser's console showed errors"
-
-
-def _has_option(name: str) -> bool:
-    return name in Options.__dataclass_fields__
 
 
 def interface_description(running, device: str, interface: str) -> str | None:
@@ -361,11 +356,7 @@ def test_only_the_rows_in_view_are_drawn_in_a_large_fleet(console, make_server, 
 
 def test_a_drill_started_from_the_page_shows_its_progress_and_lands_on_the_fleet(
         console, make_server):
-    running = make_server(clock=VirtualClock(), drill_grace=0) if _has_option("drill_grace") \
-        else make_server(clock=VirtualClock())
-    status, _ = running.api("/api/scenarios")
-    if status == 404:
-        pytest.skip("this branch has no scenario engine yet (GET /api/scenarios is 404)")
+    running = make_server(clock=VirtualClock(), drill_grace=0)
     page = console(running)
     page.open("#/drill")
     page.page.wait_for_selector(".row[data-name='edge-01'][data-live=true]")
