@@ -131,22 +131,29 @@ class OperationalState:
 
     def sync(self, config: etree._Element, edits: list | None = None) -> None:
         """Follow the configuration: a link for every configured interface.
-        (A configuration tree is replaced, never changed: the same tree again
-        costs nothing, and a new one with the same interfaces one C-level query.)
+        (Every change of the configuration is followed with its ``edits``: the
+        same tree again without them costs nothing, and a changed one with the
+        same interfaces one C-level query.)
 
         ``edits``: how ``config`` differs from the configuration last followed
         ((operation, instance-identifier or None, its prefixes), as the
         config-change event has them); none of them able to add or remove an
         interface, nothing is to be done."""
-        if config is self._synced:
-            return
-        if edits is not None and self._synced is not None and \
-                not any(_may_add_or_remove_interfaces(path, prefixes) for _, path, prefixes in edits) \
-                and _INTERFACE_COUNT(config) == self._entries:
-            # (the count: a default-operation replace removes top-level nodes it
+        if edits is None:
+            if config is self._synced:
+                return
+        else:
+            # (the configuration may be the same tree, edited in place; the
+            # count: a default-operation replace removes top-level nodes it
             # does not name without an edit saying so)
-            self._synced = config
-            return
+            count = _INTERFACE_COUNT(config)
+            if count != self._entries or any(_may_touch_interfaces(path, prefixes)
+                                             for _, path, prefixes in edits):
+                self._summarised = None
+            if self._synced is not None and count == self._entries and not any(
+                    _may_add_or_remove_interfaces(path, prefixes) for _, path, prefixes in edits):
+                self._synced = config
+                return
         names = _INTERFACE_NAMES(config)
         self._entries = _INTERFACE_COUNT(config)
         if len(names) == len(self.links) and self.links.keys() == set(names):
@@ -454,6 +461,15 @@ def _may_add_or_remove_interfaces(path: str | None, prefixes: dict[str, str]) ->
     if not names(steps[0], "interfaces"):
         return False
     return len(steps) <= 2 or not names(steps[1], "interface")
+
+
+def _may_touch_interfaces(path: str | None, prefixes: dict[str, str]) -> bool:
+    """Can an edit at this instance-identifier change an interface entry?"""
+    steps = _steps(path) if path else []
+    if not steps:
+        return True
+    prefix, _, name = steps[0].partition("[")[0].rpartition(":")
+    return name == "interfaces" and prefixes.get(prefix) == IF_NS
 
 
 def _steps(path: str) -> list[str]:

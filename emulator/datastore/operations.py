@@ -176,23 +176,24 @@ def get_config(rpc: Rpc) -> Serialized:
     name = _datastore_name(rpc, "source")
     stores = _datastores(rpc)
     tree = stores.tree(name)
-    # A datastore tree is replaced, never changed, so the same question about
-    # the same tree has the same answer: serialised once, then reused.
+    # Every change of a datastore gives it a new stamp, so the same question
+    # about the same stamp has the same answer: serialised once, then reused.
+    stamp = stores.stamp(name)
     filter_element = rpc.param("filter")
     wd = rpc.param("with-defaults", WD_NS)
     key = (etree.tostring(filter_element) if filter_element is not None else b"",
            (wd.text or "").strip() if wd is not None else "")
-    cached = stores.cached_reply(tree, key)
+    cached = stores.cached_reply(stamp, key)
     if cached is None:
         whole = _whole(rpc, filter_element)
         if whole is not None:   # written as they are: nothing to copy
             text = _serialised(c for c in tree if type(c.tag) is str and whole(c.tag))
         else:
             text = etree.tostring(_data_reply(rpc, tree, config_only=True,
-                                              index=stores.key_index(name, tree)),
+                                              index=stores.key_index(stamp)),
                                   encoding="unicode")
-        cached = stores.cache_reply(tree, key, text)
-    return Serialized(cached, still_valid=lambda: stores.tree(name) is tree)
+        cached = stores.cache_reply(stamp, key, text)
+    return Serialized(cached, still_valid=lambda: stores.stamp(name) == stamp)
 
 
 @BASE_OPERATIONS.operation("get")
@@ -242,22 +243,29 @@ def edit_config(rpc: Rpc) -> None:
     stores.check_writable(target, rpc.session.id, rpc.path("target"), rpc.path_ns)
 
     schema = rpc.device.profile.schema
-    work = stores.copy(target)
-    result = apply_edit(schema, work, config, default_operation, error_option)
-    if result.errors and error_option != "continue-on-error":
-        raise_all(result.errors)
-    # Running must stay valid; the candidate may be incomplete until <commit>.
-    problems = validate_change(schema, work, result.touched, removed=result.removed,
-                               structural=target == "candidate")
-    if problems:
-        raise_all(result.errors + problems)
-    if test_option != "test-only" and (result.touched or result.removed or result.changes):
-        edits = [(operation, *instance_path(schema, element, config))
-                 for operation, element in result.changes]
-        if target == "running":
-            stores.replace_running(work, edits, rpc.session.id)
-        else:
-            stores.replace_candidate(work, result.touched, result.removed, edits)
+    # (in place: every step is journalled, and undone unless the edit is kept)
+    work, journal, mark = stores.begin_edit(target)
+    kept = False
+    try:
+        result = apply_edit(schema, work, config, default_operation, error_option, journal)
+        if result.errors and error_option != "continue-on-error":
+            raise_all(result.errors)
+        # Running must stay valid; the candidate may be incomplete until <commit>.
+        problems = validate_change(schema, work, result.touched, removed=result.removed,
+                                   structural=target == "candidate")
+        if problems:
+            raise_all(result.errors + problems)
+        if test_option != "test-only" and (result.touched or result.removed or result.changes):
+            edits = [(operation, *instance_path(schema, element, config))
+                     for operation, element in result.changes]
+            if target == "running":
+                stores.edited_running(journal, mark, edits, rpc.session.id)
+            else:
+                stores.edited_candidate(journal, mark, result.touched, result.removed, edits)
+            kept = True
+    finally:
+        if not kept:
+            stores.abandon(journal, mark)
     raise_all(result.errors)  # continue-on-error: the rest was applied
 
 
@@ -279,7 +287,7 @@ def copy_config(rpc: Rpc) -> None:
     elif target == "startup":
         stores.replace_startup(tree)
     else:
-        stores.replace_candidate(tree, [tree], [], everything)
+        stores.replace_candidate(tree, everything)
 
 
 @BASE_OPERATIONS.operation("delete-config")
@@ -367,12 +375,11 @@ def commit(rpc: Rpc) -> None:
     # (committing the candidate publishes it: not while another session holds it)
     stores.check_writable("candidate", session.id, rpc.path(), rpc.path_ns)
     raise_all(stores.check_candidate())
-    before = stores.tree("running")
-    if stores.candidate_dirty:
-        candidate = stores.tree("candidate")
-        # running is stored first: if that fails, the candidate keeps its changes
-        stores.replace_running(candidate, stores.candidate_changes.edits, session.id)
-        stores.discard_changes()
+    # (running is changed in place: the rollback point of a first confirmed commit
+    # is a copy of it)
+    before = stores.copy("running") if confirmed and pending is None else None
+    # running is stored first: if that fails, the candidate keeps its changes
+    stores.commit_candidate(session.id)
     if confirmed:
         stores.start_confirmed(session.id, timeout, persist, rollback=before,
                                username=session.username, source_host=session.source_host)

@@ -44,10 +44,10 @@ class KeyIndex:
     """Candidate children by the text of one of their children, e.g. the
     ``interface`` entries whose ``name`` is ``eth0``.
 
-    ``persistent``: the tree is never changed while this index lives (a
-    datastore's trees are replaced, never edited), so a lookup table is built
-    once per (parent, child tag, key tag) and kept. Otherwise (a tree built for
-    one ``<get>``) each lookup is one C-level XPath scan.
+    ``persistent``: a lookup table is built once per (parent, child tag, key
+    tag) and kept, for a datastore's tree: the datastore tells the index
+    (:meth:`forget`) which parents an edit changed. Otherwise (a tree built
+    for one ``<get>``) each lookup is one C-level XPath scan.
     """
 
     def __init__(self, persistent: bool = False):
@@ -74,6 +74,36 @@ class KeyIndex:
             return list(found)
         chosen = set(found) | set(irregular)
         return [child for child in parent.iterchildren(tag) if child in chosen]
+
+    def forget(self, parents: list[etree._Element]) -> bool:
+        """The tree was changed by steps under each of ``parents`` (children
+        inserted, removed or replaced): forget the tables those steps can have
+        made wrong, those of the parents themselves (entries added or taken
+        away) and of their parents (an entry's key leaf replaced), and those of
+        lists no longer in the tree. False: nothing kept is worth keeping."""
+        if not self._tables:
+            return False
+        changed = set()
+        for parent in parents:
+            changed.add(parent)
+            above = parent.getparent()
+            if above is not None:
+                changed.add(above)
+        root = _top(parents[0]) if parents else None
+        for key in list(self._tables):
+            parent = key[0]
+            if parent in changed or (root is not None and _top(parent) is not root):
+                del self._tables[key]
+        return bool(self._tables)
+
+
+def _top(element: etree._Element) -> etree._Element:
+    """The root of the tree ``element`` is in (itself, when it was taken out)."""
+    while True:
+        parent = element.getparent()
+        if parent is None:
+            return element
+        element = parent
 
 
 def _table(parent: etree._Element, tag: str, key_tag: str) -> tuple[dict[str, list], list]:
