@@ -105,8 +105,9 @@ class Datastores:
         self.confirm_listeners: list[Callable[[str, PendingCommit, int | None], None]] = []
         # serialised <get-config> answers, by the stamp of the tree they came from
         self._replies: OrderedDict[tuple, str] = OrderedDict()
-        # filters' lookups by key, by the stamp of the tree they were made for
-        self._key_indexes: OrderedDict[int, KeyIndex] = OrderedDict()
+        # lookups by key in each tree (running's, the candidate's own, startup's),
+        # for filters and the edit engine; told which lists each change changed
+        self._key_indexes: dict[str, KeyIndex] = {}
 
     # -- the trees ----------------------------------------------------------------
 
@@ -137,6 +138,9 @@ class Datastores:
         return self._stamps[name]
 
     def _set(self, name: str, tree: etree._Element) -> None:
+        """``tree`` is the datastore's now (another tree, or the same changed)."""
+        if self._trees.get(name) is not tree:
+            self._key_indexes.pop(name, None)
         self._trees[name] = tree
         self._stamps[name] = next(self._counter)
 
@@ -163,26 +167,25 @@ class Datastores:
             self._replies.popitem(last=False)
         return text
 
-    def key_index(self, stamp: int) -> KeyIndex:
-        """Filters' lookups by key in the tree of this stamp: built as asked,
-        kept while the tree is unchanged (for running and a candidate)."""
-        index = self._key_indexes.get(stamp)
+    def key_index(self, name: str) -> KeyIndex:
+        """Lookups by key in the datastore's tree: built as asked, kept with the
+        tree (each change forgets the lists it changed)."""
+        if name == "candidate" and self.candidate_changes is None:
+            name = "running"
+        return self._index_of(name)
+
+    def _index_of(self, tree_name: str) -> KeyIndex:
+        index = self._key_indexes.get(tree_name)
         if index is None:
-            index = self._key_indexes[stamp] = KeyIndex(persistent=True)
-            while len(self._key_indexes) > 2:
-                self._key_indexes.popitem(last=False)
-        else:
-            self._key_indexes.move_to_end(stamp)
+            index = self._key_indexes[tree_name] = KeyIndex(persistent=True)
         return index
 
-    def _carry_index(self, old: int, new: int, parents: list[etree._Element]) -> None:
-        """Lookups made for the tree of stamp ``old`` stay good for ``new``, the
-        same tree after steps under ``parents``, but for the lists those
-        steps changed (entries added, removed or replaced, or a key leaf
-        replaced: its entry is a parent)."""
-        index = self._key_indexes.pop(old, None)
-        if index is not None and index.forget(parents):
-            self._key_indexes[new] = index
+    def _changed(self, tree_name: str, parents: list[etree._Element]) -> None:
+        """Steps under ``parents`` changed the tree: lookups in the lists they
+        changed are made again when asked."""
+        index = self._key_indexes.get(tree_name)
+        if index is not None:
+            index.forget(parents)
 
     # -- writing ------------------------------------------------------------------
 
@@ -244,13 +247,13 @@ class Datastores:
 
     # -- editing in place -------------------------------------------------------------
 
-    def begin_edit(self, name: str) -> tuple[etree._Element, Journal, int]:
-        """(tree, journal, mark) for an edit of running or the candidate in place:
-        the edit records its steps in the journal; then either edited() keeps
-        them, or abandon() undoes them (back to ``mark``)."""
+    def begin_edit(self, name: str) -> tuple[etree._Element, Journal, int, KeyIndex]:
+        """(tree, journal, mark, lookups by key) for an edit of running or the
+        candidate in place: the edit records its steps in the journal; then
+        either edited_*() keeps them, or abandon() undoes them (back to ``mark``)."""
         if name == "running":
             tree = self.tree("running")
-            return tree, Journal(tree), 0
+            return tree, Journal(tree), 0, self._index_of("running")
         if name != "candidate":
             raise ValueError(f"{name} is not edited in place")
         if self.candidate_changes is None:
@@ -260,6 +263,7 @@ class Datastores:
                 self._candidate = deepcopy(self.tree("running"))
                 self._candidate_base = running_stamp
                 self._candidate_journal = Journal(self._candidate)
+                self._key_indexes.pop("candidate", None)
             elif len(self._candidate_journal):   # (a spare equal to running: a fresh journal)
                 self._candidate_journal = Journal(self._candidate)
             journal = self._candidate_journal
@@ -267,7 +271,7 @@ class Datastores:
             journal = self._candidate_journal
             if journal is None:   # (not replayable: steps only to undo this edit)
                 journal = Journal(self._candidate)
-        return self._candidate, journal, len(journal)
+        return self._candidate, journal, len(journal), self._index_of("candidate")
 
     def abandon(self, journal: Journal, mark: int) -> None:
         """Undo an edit's steps (refused, or test-only)."""
@@ -284,9 +288,8 @@ class Datastores:
         except BaseException:
             journal.undo(mark)
             raise
-        old = self._stamps["running"]
         self._set("running", journal.root)
-        self._carry_index(old, self._stamps["running"], journal.parents(mark))
+        self._changed("running", journal.parents(mark))
         self._notify("running", edits, session_id)
 
     def edited_candidate(self, journal: Journal, mark: int, touched: list, removed: list,
@@ -295,10 +298,9 @@ class Datastores:
         changes.touched.extend(touched)
         changes.removed.extend(removed)
         changes.edits.extend(edits)
-        old = self.stamp("candidate")
         self.candidate_changes = changes
         self._stamps["candidate"] = next(self._counter)
-        self._carry_index(old, self._stamps["candidate"], journal.parents(mark))
+        self._changed("candidate", journal.parents(mark))
 
     def commit_candidate(self, session_id: int | None) -> None:
         """Make the candidate's changes running's (already validated). When
@@ -323,14 +325,17 @@ class Datastores:
                 replay.undo()
                 raise
             self._set("running", running)
-            self._carry_index(old, self._stamps["running"], replay.parents())
+            self._changed("running", replay.parents())
             self.candidate_changes = None
             self._candidate_base = self._stamps["running"]
             self._candidate_journal = Journal(candidate)
-            self._key_indexes.pop(self._stamps.pop("candidate", None), None)
+            self._stamps.pop("candidate", None)
         else:
             self._persist(running=candidate)
+            index = self._key_indexes.pop("candidate", None)
             self._set("running", candidate)
+            if index is not None:
+                self._key_indexes["running"] = index
             self.candidate_changes = None
             self._candidate = self._candidate_base = self._candidate_journal = None
             self._stamps.pop("candidate", None)
@@ -356,6 +361,7 @@ class Datastores:
         self.candidate_changes = _CandidateChanges([tree], [], changes.edits + edits)
         self._candidate, self._candidate_base, self._candidate_journal = tree, None, None
         self._stamps["candidate"] = next(self._counter)
+        self._key_indexes.pop("candidate", None)
 
     def replace_startup(self, tree: etree._Element) -> None:
         self._persist(startup=tree)
@@ -367,13 +373,15 @@ class Datastores:
         if self.candidate_changes is None:
             return
         self.candidate_changes = None
-        self._key_indexes.pop(self._stamps.pop("candidate", None), None)
+        self._stamps.pop("candidate", None)
         journal = self._candidate_journal
         if journal is not None and self._candidate_base == self._stamps.get("running") \
                 and len(journal) <= REPLAY_STEPS_MAX:
+            self._changed("candidate", journal.parents())
             journal.undo()
         else:
             self._candidate = self._candidate_base = self._candidate_journal = None
+            self._key_indexes.pop("candidate", None)
 
     def _notify(self, name: str, changes: list, session_id: int | None) -> None:
         for listener in self.listeners:

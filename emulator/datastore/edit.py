@@ -47,10 +47,13 @@ class EditResult:
 
 class _Editor:
     def __init__(self, schema: Schema, target: etree._Element, default_operation: str,
-                 stop_on_error: bool, journal: Journal):
+                 stop_on_error: bool, journal: Journal, shared: KeyIndex | None = None):
         self.schema = schema
         self.target = target
         self.journal = journal
+        journal.begin()
+        # the datastore's lookups by key, good for every list this edit has not changed
+        self.shared = shared
         self.default_operation = default_operation
         self.stop_on_error = stop_on_error
         self.result = EditResult()
@@ -258,12 +261,18 @@ class _Editor:
         found = self._indexes.get((id(target_parent), node.tag))
         if found is not None and found[0] is target_parent:
             return found[1].get(key)
+        first_tag = node.key_nodes[0][0]
+        if self.shared is not None and target_parent not in self.journal.changed:
+            match = None
+            for candidate in self.shared.candidates(target_parent, node.tag, first_tag, key[0]):
+                if self._key(candidate, node) == key:
+                    match = candidate   # (the last, as the index would keep it)
+            return match
         asked = self._asked.get((id(target_parent), node.tag))
         count = asked[1] + 1 if asked is not None and asked[0] is target_parent else 1
         if count > DIRECT_LOOKUPS or not at_least(target_parent, INDEX_MIN_CHILDREN):
             return self.index(target_parent, node).get(key)
         self._asked[(id(target_parent), node.tag)] = (target_parent, count)
-        first_tag = node.key_nodes[0][0]
         # The key as it is usually stored (exactly), then any spelling that
         # normalises to it (padded with white space, say)
         for scan in (exact, KeyIndex().candidates):
@@ -482,12 +491,13 @@ def _predicates(text: str) -> list[tuple[str, str]]:
 
 def apply_edit(schema: Schema, target: etree._Element, config: etree._Element,
                default_operation: str = "merge", error_option: str = "stop-on-error",
-               journal: Journal | None = None) -> EditResult:
+               journal: Journal | None = None, index: KeyIndex | None = None) -> EditResult:
     """Apply ``config`` (the ``<config>`` element) to ``target`` in place, each
-    change a step of ``journal`` (one of its own when None)."""
+    change a step of ``journal`` (one of its own when None). ``index``: the
+    datastore's lookups by key in ``target``, kept with it."""
     editor = _Editor(schema, target, default_operation,
                      stop_on_error=error_option != "continue-on-error",
-                     journal=journal if journal is not None else Journal(target))
+                     journal=journal if journal is not None else Journal(target), shared=index)
     editor.edit(config)
     if default_operation == "replace" and not (editor.result.errors and editor.stop_on_error):
         # The configuration replaces the datastore's whole content: each top-level

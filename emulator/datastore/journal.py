@@ -60,6 +60,20 @@ class Journal:
         # many steps under one parent (a step there cannot move the parent itself)
         self._parent: etree._Element | None = None
         self._path: list[int] = []
+        # since begin(): the elements whose children a step changed, and their
+        # parents (an entry's key leaf replaced changes its list's lookups)
+        self.changed: set[etree._Element] = set()
+
+    def begin(self) -> int:
+        """A new edit begins: its mark (see undo)."""
+        self.changed = set()
+        return len(self.steps)
+
+    def _note(self, parent: etree._Element) -> None:
+        self.changed.add(parent)
+        above = parent.getparent()
+        if above is not None:
+            self.changed.add(above)
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -84,18 +98,21 @@ class Journal:
         """``element`` was just placed under ``parent``."""
         position = self._position(parent, element)
         path = self._parent_path(parent)
+        self._note(parent)
         self.steps.append(("i", parent, position, element, None,
                            ("i", path, position, etree.tostring(element, encoding="unicode", with_tail=False))))
 
     def remove(self, parent: etree._Element, child: etree._Element) -> None:
         position = parent.index(child)
         path = self._parent_path(parent)
+        self._note(parent)
         parent.remove(child)
         self.steps.append(("d", parent, position, None, child, ("d", path, position, None)))
 
     def replace(self, parent: etree._Element, old: etree._Element, new: etree._Element) -> None:
         position = parent.index(old)
         path = self._parent_path(parent)
+        self._note(parent)
         parent.replace(old, new)
         self.steps.append(("r", parent, position, new, old,
                            ("r", path, position, etree.tostring(new, encoding="unicode", with_tail=False))))

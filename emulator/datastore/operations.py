@@ -190,7 +190,7 @@ def get_config(rpc: Rpc) -> Serialized:
             text = _serialised(c for c in tree if type(c.tag) is str and whole(c.tag))
         else:
             text = etree.tostring(_data_reply(rpc, tree, config_only=True,
-                                              index=stores.key_index(stamp)),
+                                              index=stores.key_index(name)),
                                   encoding="unicode")
         cached = stores.cache_reply(stamp, key, text)
     return Serialized(cached, still_valid=lambda: stores.stamp(name) == stamp)
@@ -244,10 +244,11 @@ def edit_config(rpc: Rpc) -> None:
 
     schema = rpc.device.profile.schema
     # (in place: every step is journalled, and undone unless the edit is kept)
-    work, journal, mark = stores.begin_edit(target)
+    work, journal, mark, index = stores.begin_edit(target)
     kept = False
     try:
-        result = apply_edit(schema, work, config, default_operation, error_option, journal)
+        result = apply_edit(schema, work, config, default_operation, error_option, journal,
+                            index)
         if result.errors and error_option != "continue-on-error":
             raise_all(result.errors)
         # Running must stay valid; the candidate may be incomplete until <commit>.

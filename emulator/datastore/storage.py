@@ -127,7 +127,8 @@ class Storage:
         """The latest time stamped on anything stored (events, logs, rows)."""
         return self.db.execute(
             "SELECT max(t) FROM (SELECT max(time) AS t FROM events UNION ALL "
-            "SELECT max(created) FROM logs UNION ALL SELECT max(updated) FROM datastores)"
+            "SELECT max(created) FROM logs UNION ALL SELECT max(updated) FROM datastores "
+            "UNION ALL SELECT max(updated) FROM changes)"
         ).fetchone()[0]
 
     @classmethod
@@ -180,10 +181,9 @@ class Storage:
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # (the datastore's own row is left alone: updating it rewrites its XML)
             conn.execute("INSERT INTO changes (device, name, seq, steps, updated) "
                          "VALUES (?, ?, ?, ?, ?)", [device, name, last + 1, steps, now])
-            conn.execute("UPDATE datastores SET updated = ? WHERE device = ? AND name = ?",
-                         [now, device, name])
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
