@@ -31,6 +31,9 @@ _COUNTERS = ("in-octets", "in-unicast-pkts", "in-broadcast-pkts", "in-multicast-
 _AVERAGE_PACKET = 700
 
 
+_INTERFACE = f"{{{IF_NS}}}interface"
+
+
 def _interface_count(config: etree._Element) -> int:
     """The children of the interfaces container (its entries, and any comment):
     what changes when entries are added or removed, counted in C."""
@@ -265,6 +268,31 @@ class OperationalState:
                 pieces.append(self._entry_state(link, enabled, ethernet, now, boot, known))
             pieces.append("</interface>")
         pieces.append(parts[-1])
+        return "".join(pieces)
+
+    def entries_text(self, config: etree._Element, entries: list[etree._Element],
+                     known: "InterfaceLeaves") -> str | None:
+        """Some entries of the configuration's interface list, as text, each
+        with its state (as :meth:`interfaces_text` writes them): what a
+        ``<get>`` of interfaces by name needs, costing those entries only.
+        None when an entry is not in the shape this handles."""
+        self.sync(config)
+        now = self.clock()
+        boot = rfc3339(self.boot_time)
+        pieces = []
+        for entry in entries:
+            if entry.prefix is not None or entry.tag != _INTERFACE:
+                return None
+            text = etree.tostring(entry, encoding="unicode", with_tail=False)
+            if not text.endswith("</interface>"):
+                return None
+            link = self.links.get(entry.findtext(f"{{{IF_NS}}}name"))
+            if link is not None:
+                enabled = entry.findtext(f"{{{IF_NS}}}enabled", "true").strip() != "false"
+                ethernet = (entry.findtext(f"{{{IF_NS}}}type") or "").endswith("ethernetCsmacd")
+                text = "".join((text[:-len("</interface>")], self._entry_state(
+                    link, enabled, ethernet, now, boot, known), "</interface>"))
+            pieces.append(text)
         return "".join(pieces)
 
     def _entry_state(self, link: "Link", enabled: bool, ethernet: bool, now: float, boot: str,

@@ -13,10 +13,11 @@ from lxml import etree
 from emulator.datastore.datastores import DEFAULT_CONFIRM_TIMEOUT, Datastores, raise_all
 from emulator.datastore.edit import apply_edit
 from emulator.errors import RpcError
-from emulator.namespaces import CAPABILITY, NC_NS, WD_ATTR_NS, WD_NS, qn
+from emulator.namespaces import CAPABILITY, IF_NS, NC_NS, WD_ATTR_NS, WD_NS, qn
 from emulator.netconf import filters
 from emulator.netconf.operations import BASE_OPERATIONS, Rpc, Serialized
 from emulator.netconf.xml import localname
+from emulator.operational import interface_leaves
 from emulator.schema.validate import Validation, instance_path, validate, validate_change
 
 PROTOCOL_CAPABILITIES = [
@@ -196,12 +197,52 @@ def get_config(rpc: Rpc) -> Serialized:
     return Serialized(cached, still_valid=lambda: stores.stamp(name) == stamp)
 
 
+def _interfaces_by_name(rpc: Rpc, filter_element: etree._Element | None) \
+        -> etree._Element | None:
+    """When the filter selects interfaces by name only, configuration and state
+    of just the entries it can select (found by key in running): the filter
+    then gives from it what it gives from the whole. Otherwise None."""
+    keyed = filters.keyed_entries(filter_element)
+    if keyed is None:
+        return None
+    top, entry_tag, keys = keyed
+    if top != _IF_INTERFACES or entry_tag != _IF_INTERFACE or \
+            any(key_tag != _IF_NAME for key_tag, _ in keys):
+        return None
+    device = rpc.device
+    known = interface_leaves(device.profile.schema)
+    running = device.running()
+    container = running.find(top)
+    if known is None or container is None or container.prefix is not None:
+        return None
+    index = device.datastores.key_index("running")
+    chosen = set()
+    for _, value in keys:
+        chosen.update(index.candidates(container, entry_tag, _IF_NAME, value))
+    if len(chosen) <= 16:
+        entries = sorted(chosen, key=container.index)
+    else:
+        entries = [entry for entry in container.iterchildren(entry_tag) if entry in chosen]
+    text = device.operational().entries_text(running, entries, known)
+    if text is None:
+        return None
+    return etree.fromstring(f'<data xmlns="{NC_NS}"><interfaces xmlns="{IF_NS}">{text}'
+                            "</interfaces></data>")
+
+
+_IF_INTERFACES, _IF_INTERFACE, _IF_NAME = (f"{{{IF_NS}}}interfaces", f"{{{IF_NS}}}interface",
+                                           f"{{{IF_NS}}}name")
+
+
 @BASE_OPERATIONS.operation("get")
 def get(rpc: Rpc) -> etree._Element | Serialized:
     filter_element = rpc.param("filter")
     whole = _whole(rpc, filter_element)
     if whole is not None:
         return Serialized(_serialised(rpc.device.state_parts(whole)))
+    some = _interfaces_by_name(rpc, filter_element)
+    if some is not None:   # (a few interfaces by name: only they are built)
+        return _data_reply(rpc, some, config_only=False, owned=True)
     # only the top-level nodes the filter can reach are built
     tree = rpc.device.state(filters.reaches(filter_element))
     return _data_reply(rpc, tree, config_only=False, owned=True)

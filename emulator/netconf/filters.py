@@ -520,6 +520,32 @@ def reaches(filter_element: etree._Element | None):
     return None
 
 
+def keyed_entries(filter_element: etree._Element | None) \
+        -> tuple[str, str, list[tuple[str, str]]] | None:
+    """When a subtree filter selects nothing but entries of one list under one
+    top-level node, each entry by a content match (``<interfaces><interface>
+    <name>eth1</name>...</interface></interfaces>``): (the top-level tag, the
+    entries' tag, [(the first content match's tag, its value), ...], one per
+    entry node). Only entries whose child matches one of those can then be
+    in the answer. Otherwise None."""
+    if filter_element is None or filter_element.get("type", "subtree") != "subtree":
+        return None
+    tops = list(_elements(filter_element))
+    if len(tops) != 1 or tops[0].tag[0] != "{" or tops[0].attrib \
+            or _kind(tops[0]) != "containment":
+        return None
+    entries = list(_elements(tops[0]))
+    keys = []
+    for entry in entries:
+        if entry.tag != entries[0].tag or entry.attrib or _kind(entry) != "containment":
+            return None
+        key = _lookup_key(entry)
+        if key is None:
+            return None
+        keys.append((key.tag, (key.text or "").strip()))
+    return tops[0].tag, entries[0].tag, keys
+
+
 def whole_top_level(filter_element: etree._Element | None):
     """When a ``<filter>`` selects nothing but whole top-level nodes (``<interfaces
     xmlns=".."/>``, ``/if:interfaces``), a predicate over their tags: the answer
