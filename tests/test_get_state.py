@@ -91,7 +91,7 @@ def test_get_builds_only_what_the_filter_can_reach(device, monkeypatch):
 def interfaces_by_name_corpus(names: list[str]) -> list[str]:
     """Filters that select interfaces by name (and ones that look alike but do not)."""
     a, b = names[0], names[-1]
-    entry = f'<interface><name>{{}}</name>{{}}</interface>'
+    entry = "<interface><name>{}</name>{}</interface>"
     bodies = [entry.format(a, ""), entry.format(f"  {a} ", ""), entry.format("nope", ""),
               entry.format(a, "<oper-status/>") + entry.format(b, "<statistics/>"),
               entry.format(b, "<name/><admin-status/>"),          # the key selected explicitly
@@ -99,7 +99,7 @@ def interfaces_by_name_corpus(names: list[str]) -> list[str]:
               entry.format(a, "<type>ianaift:ethernetCsmacd</type>"),
               entry.format(b, "") + entry.format(a, "<if-index/>"),   # (document order)
               entry.format(a, "") + entry.format(a, "<speed/>"),
-              f"<interface><enabled>false</enabled></interface>",  # no name: the general way
+              "<interface><enabled>false</enabled></interface>",  # no name: the general way
               f"<interface><name>{a}</name></interface><interface/>"]
     return [f'<filter><interfaces xmlns="{IF}" xmlns:ianaift="urn:ietf:params:xml:ns:yang:'
             f'iana-if-type">{body}</interfaces></filter>' for body in bodies]
