@@ -105,6 +105,7 @@ class Datastores:
         self.confirm_listeners: list[Callable[[str, PendingCommit, int | None], None]] = []
         # serialised <get-config> answers, by the stamp of the tree they came from
         self._replies: OrderedDict[tuple, str] = OrderedDict()
+        self._reply_chars = 0
         # lookups by key in each tree (running's, the candidate's own, startup's),
         # for filters and the edit engine; told which lists each change changed
         self._key_indexes: dict[str, KeyIndex] = {}
@@ -161,10 +162,11 @@ class Datastores:
     def cache_reply(self, stamp: int, key: tuple, text: str) -> str:
         if len(text) > REPLY_CACHE_BYTES:
             return text                      # (answered, not kept)
+        old = self._replies.pop((stamp, *key), None)
+        self._reply_chars += len(text) - (len(old) if old is not None else 0)
         self._replies[(stamp, *key)] = text
-        while len(self._replies) > REPLY_CACHE_SIZE or \
-                sum(len(text) for text in self._replies.values()) > REPLY_CACHE_BYTES:
-            self._replies.popitem(last=False)
+        while len(self._replies) > REPLY_CACHE_SIZE or self._reply_chars > REPLY_CACHE_BYTES:
+            self._reply_chars -= len(self._replies.popitem(last=False)[1])
         return text
 
     def key_index(self, name: str) -> KeyIndex:
