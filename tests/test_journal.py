@@ -293,3 +293,36 @@ def test_running_changed_under_a_candidate_with_changes_commits_the_candidate(bi
     assert mtu(big.tree("candidate"), "eth11") == "1500" and mtu(big.tree("running"), "eth11") == "1311"
     assert ok(big.ask("<commit/>"))   # (the candidate as it is wins, RFC 6241 8.3.4.1)
     assert c14n(big.tree("running")) == staged == big.stored()
+
+
+def test_big_subtrees_moved_child_by_child_come_out_as_moved_whole(tmp_path, monkeypatch):
+    """A replace of a list of more than MOVED_WHOLE_AT_MOST entries, each declaring
+    a namespace of its own, and its undo: the same text as the plain way gives."""
+    from emulator.datastore import journal as journal_module
+    ours = Device(tmp_path, 300)
+    schema = ours.device.profile.schema
+    plain = deepcopy(ours.tree("running"))
+    bulk = (f'<config xmlns="{NC}" xmlns:nc="{NC}"><interfaces xmlns="{IF}" '
+            f'xmlns:ianaift="{IANAIFT}" nc:operation="replace">' + "".join(
+                f"<interface><name>eth{i}</name><type>ianaift:ethernetCsmacd</type>"
+                f'<ipv4 xmlns="{IP}"><mtu>{1400 + i}</mtu></ipv4></interface>' for i in range(200))
+            + "</interfaces></config>")
+    before = etree.tostring(ours.tree("running"))
+    failing = bulk.replace("</interfaces>", '</interfaces><system nc:operation="create" '
+                           'xmlns="urn:ietf:params:xml:ns:yang:ietf-system"/>')   # (it exists)
+    reply = ours.ask("<edit-config><target><candidate/></target><error-option>rollback-on-error"
+                     f"</error-option>{failing}</edit-config>")
+    assert error_tags(reply) == ["data-exists"]
+    assert etree.tostring(ours.tree("candidate")) == before
+    assert ok(ours.ask(f"<edit-config><target><candidate/></target>{bulk}</edit-config>"))
+    apply_edit(schema, plain, etree.fromstring(bulk))
+    assert etree.tostring(ours.tree("candidate")) == etree.tostring(plain)
+    assert ok(ours.ask("<commit/>"))
+    assert etree.tostring(ours.tree("running")) == etree.tostring(plain)
+    assert ours.stored() == c14n(plain)
+    # and with every subtree moved whole, the same
+    monkeypatch.setattr(journal_module, "MOVED_WHOLE_AT_MOST", 10**9)
+    (tmp_path / "whole").mkdir()
+    again = Device(tmp_path / "whole", 300)
+    assert ok(again.ask(f"<edit-config><target><candidate/></target>{bulk}</edit-config>"))
+    assert etree.tostring(again.tree("candidate")) == etree.tostring(plain)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from emulator.datastore.journal import Journal
+from emulator.datastore.journal import Journal, moving
 from emulator.errors import RpcError
 from emulator.namespaces import NC_NS, YANG_NS
 from emulator.netconf.filters import INDEX_MIN_CHILDREN, KeyIndex, at_least, exact
@@ -323,6 +323,14 @@ class _Editor:
         if anchor is False:
             return   # a bad insert, reported: nothing is added
         self.clear_other_cases(target_parent, node)
+        with moving(element):
+            self._place(element, target_parent, node, anchor)
+        self.journal.inserted(target_parent, element)
+        self._index_update(target_parent, node, element, True)
+        self.result.touched.append(element)
+
+    def _place(self, element: etree._Element, target_parent: etree._Element, node: SchemaNode,
+               anchor: tuple[str, etree._Element | None] | None) -> None:
         if anchor is not None:
             where, reference = anchor
             if where == "first":
@@ -339,9 +347,6 @@ class _Editor:
                 self._append_after_siblings(element, target_parent, node)
         else:
             self._append_after_siblings(element, target_parent, node)
-        self.journal.inserted(target_parent, element)
-        self._index_update(target_parent, node, element, True)
-        self.result.touched.append(element)
 
     def _append_after_siblings(self, element: etree._Element, target_parent: etree._Element,
                                node: SchemaNode) -> None:
