@@ -326,3 +326,35 @@ def test_big_subtrees_moved_child_by_child_come_out_as_moved_whole(tmp_path, mon
     again = Device(tmp_path / "whole", 300)
     assert ok(again.ask(f"<edit-config><target><candidate/></target>{bulk}</edit-config>"))
     assert etree.tostring(again.tree("candidate")) == etree.tostring(plain)
+
+
+def test_stored_steps_are_made_when_rows_are_read_set_aside_or_forgotten(tmp_path):
+    """Storage without a schema: rows() and set_aside() give a datastore with its
+    stored steps made; forget() and a whole write drop the steps."""
+    clock = VirtualClock()
+    storage = Storage(tmp_path / "datastores.sqlite", clock.now)
+    base = etree.fromstring("<data><a><e>1</e><e>2</e></a></data>")
+    storage.save("d", {"running": etree.tostring(base, encoding="unicode")})
+    journal = Journal(base)
+    journal.replace(base[0], base[0][0], etree.fromstring("<e>one</e>"))
+    new = etree.SubElement(base[0], "e")
+    new.text = "3"
+    journal.inserted(base[0], new)
+    journal.remove(base[0], base[0][1])
+    assert storage.may_append("d", "running", 64, 10_000)
+    storage.append("d", "running", journal.ops())
+    expected = "<data><a><e>one</e><e>3</e></a></data>"
+    assert etree.tostring(base, encoding="unicode") == expected
+    assert storage.rows("d") == {"running": expected}
+    assert c14n(storage.load_tree("d", "running")) == c14n(base)
+    storage.set_aside("d", "a test")
+    kept = storage.db.execute("SELECT name, xml FROM set_aside WHERE device = 'd'").fetchall()
+    assert kept == [("running", expected)]
+    assert storage.rows("d") == {} and storage.load_tree("d", "running") is None
+    assert storage.db.execute("SELECT count(*) FROM changes").fetchone()[0] == 0
+    storage.save("e", {"running": "<data/>"})
+    storage.append("e", "running", [("i", [], 0, "<x/>")])
+    storage.forget(["e"])
+    assert storage.db.execute("SELECT count(*) FROM changes").fetchone()[0] == 0
+    assert not storage.may_append("e", "running", 64, 10_000)   # (nothing stored to follow)
+    storage.close()
