@@ -19,7 +19,7 @@ from emulator.clock import VirtualClock
 from emulator.datastore import datastores as datastores_module
 from emulator.datastore.edit import apply_edit
 from emulator.datastore.journal import Journal, apply_ops
-from emulator.datastore.storage import Storage
+from emulator.datastore.storage import Storage, StorageError
 from emulator.fleet import load_fleet
 from emulator.runtime import Runtime
 from emulator.schema.validate import validate, validate_change
@@ -357,4 +357,8 @@ def test_stored_steps_are_made_when_rows_are_read_set_aside_or_forgotten(tmp_pat
     storage.forget(["e"])
     assert storage.db.execute("SELECT count(*) FROM changes").fetchone()[0] == 0
     assert not storage.may_append("e", "running", 64, 10_000)   # (nothing stored to follow)
+    storage.save("f", {"running": "<data/>"})
+    storage.append("f", "running", [("d", [], 5, None)])   # (no such child: a damaged row)
+    with pytest.raises(StorageError, match="--fresh"):
+        storage.load_tree("f", "running")
     storage.close()

@@ -156,10 +156,14 @@ class Storage:
             return None
         tree = etree.fromstring(row[0].encode(), _COMPACT)
         if (device, name) in self._changes:
-            for (steps,) in self.db.execute(
-                    "SELECT steps FROM changes WHERE device = ? AND name = ? ORDER BY seq",
-                    [device, name]):
-                apply_ops(tree, [tuple(op) for op in json.loads(steps)])
+            try:
+                for (steps,) in self.db.execute(
+                        "SELECT steps FROM changes WHERE device = ? AND name = ? ORDER BY seq",
+                        [device, name]).fetchall():
+                    apply_ops(tree, [tuple(op) for op in json.loads(steps)])
+            except (ValueError, IndexError, TypeError, etree.XMLSyntaxError) as exc:
+                raise StorageError(f"the stored changes of {device}'s {name} datastore do not "
+                                   f"apply ({exc}); start with --fresh to replace them") from None
         return tree
 
     def may_append(self, device: str, name: str, rows: int, characters: int) -> bool:
