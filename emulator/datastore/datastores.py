@@ -187,7 +187,8 @@ class Datastores:
         changed are made again when asked."""
         index = self._key_indexes.get(tree_name)
         if index is not None:
-            index.forget(parents)
+            index.forget(parents, self._candidate if tree_name == "candidate"
+                         else self._trees.get(tree_name))
 
     # -- writing ------------------------------------------------------------------
 

@@ -76,12 +76,13 @@ class KeyIndex:
         chosen = set(found) | set(irregular)
         return [child for child in parent.iterchildren(tag) if child in chosen]
 
-    def forget(self, parents: list[etree._Element]) -> bool:
+    def forget(self, parents: list[etree._Element], root: etree._Element | None = None) -> bool:
         """The tree was changed by steps under each of ``parents`` (children
         inserted, removed or replaced): forget the tables those steps can have
         made wrong, those of the parents themselves (entries added or taken
         away) and of their parents (an entry's key leaf replaced), and those of
-        lists no longer in the tree. False: nothing kept is worth keeping."""
+        lists no longer in the tree (``root``'s; by default the first parent's).
+        False: nothing kept is worth keeping."""
         if not self._tables:
             return False
         changed = set()
@@ -90,7 +91,8 @@ class KeyIndex:
             above = parent.getparent()
             if above is not None:
                 changed.add(above)
-        root = _top(parents[0]) if parents else None
+        if root is None and parents:
+            root = _top(parents[0])
         for key in list(self._tables):
             parent = key[0]
             if parent in changed or (root is not None and _top(parent) is not root):
