@@ -297,6 +297,11 @@ class Datastores:
 
     def edited_candidate(self, journal: Journal, mark: int, touched: list, removed: list,
                          edits: list) -> None:
+        if journal is self._candidate_journal and \
+                (len(journal) > REPLAY_STEPS_MAX or journal.size() > REPLAY_CHARS):
+            # (too much to make again at <commit> or to undo: the journal goes,
+            # and what it held; the commit hands the candidate's tree over)
+            self._candidate_journal = None
         changes = self.candidate_changes or _CandidateChanges()
         changes.touched.extend(touched)
         changes.removed.extend(removed)

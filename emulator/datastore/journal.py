@@ -88,6 +88,11 @@ class Journal:
         # since begin(): the elements whose children a step changed, and their
         # parents (an entry's key leaf replaced changes its list's lookups)
         self.changed: set[etree._Element] = set()
+        self.chars = 0   # of the new elements' text, in every step
+
+    def _add(self, step: tuple) -> None:
+        self.steps.append(step)
+        self.chars += len(step[5][3] or "")
 
     def begin(self) -> int:
         """A new edit begins: its mark (see undo)."""
@@ -124,7 +129,7 @@ class Journal:
         position = self._position(parent, element)
         path = self._parent_path(parent)
         self._note(parent)
-        self.steps.append(("i", parent, position, element, None,
+        self._add(("i", parent, position, element, None,
                            ("i", path, position, etree.tostring(element, encoding="unicode", with_tail=False))))
 
     def remove(self, parent: etree._Element, child: etree._Element) -> None:
@@ -133,7 +138,7 @@ class Journal:
         self._note(parent)
         with moving(child):
             parent.remove(child)
-        self.steps.append(("d", parent, position, None, child, ("d", path, position, None)))
+        self._add(("d", parent, position, None, child, ("d", path, position, None)))
 
     def replace(self, parent: etree._Element, old: etree._Element, new: etree._Element) -> None:
         position = parent.index(old)
@@ -141,7 +146,7 @@ class Journal:
         self._note(parent)
         with moving(old, new):
             parent.replace(old, new)
-        self.steps.append(("r", parent, position, new, old,
+        self._add(("r", parent, position, new, old,
                            ("r", path, position, etree.tostring(new, encoding="unicode", with_tail=False))))
 
     # -- using it -------------------------------------------------------------------
@@ -150,7 +155,8 @@ class Journal:
         """Back to how the tree was when the journal had ``mark`` steps."""
         self._parent = None
         while len(self.steps) > mark:
-            kind, parent, position, new, old, _ = self.steps.pop()
+            kind, parent, position, new, old, op = self.steps.pop()
+            self.chars -= len(op[3] or "")
             with moving(new, old):
                 if kind == "i":
                     parent.remove(new)
@@ -165,6 +171,8 @@ class Journal:
 
     def size(self, mark: int = 0) -> int:
         """The characters of the new elements' text from ``mark`` on."""
+        if mark == 0:
+            return self.chars
         return sum(len(step[5][3] or "") for step in self.steps[mark:])
 
     def parents(self, mark: int = 0) -> list[etree._Element]:
@@ -181,20 +189,20 @@ class Journal:
                 element = etree.fromstring(text, _PARSER)
                 with moving(element):
                     parent.insert(position, element)
-                self.steps.append(("i", parent, position, element, None, (kind, path, position,
+                self._add(("i", parent, position, element, None, (kind, path, position,
                                                                           text)))
             elif kind == "d":
                 child = parent[position]
                 with moving(child):
                     parent.remove(child)
-                self.steps.append(("d", parent, position, None, child, (kind, path, position,
+                self._add(("d", parent, position, None, child, (kind, path, position,
                                                                         None)))
             elif kind == "r":
                 element = etree.fromstring(text, _PARSER)
                 old = parent[position]
                 with moving(old, element):
                     parent.replace(old, element)
-                self.steps.append(("r", parent, position, element, old, (kind, path, position,
+                self._add(("r", parent, position, element, old, (kind, path, position,
                                                                          text)))
             else:
                 raise ValueError(f"unknown step {kind!r}")
