@@ -292,7 +292,8 @@ def test_running_changed_under_a_candidate_with_changes_commits_the_candidate(bi
     assert ok(big.ask(mtu_edit("eth10", 1310)))
     assert ok(big.ask(mtu_edit("eth11", 1311, target="running")))
     staged = c14n(big.tree("candidate"))
-    assert mtu(big.tree("candidate"), "eth11") == "1500" and mtu(big.tree("running"), "eth11") == "1311"
+    assert mtu(big.tree("candidate"), "eth11") == "1500"
+    assert mtu(big.tree("running"), "eth11") == "1311"
     assert ok(big.ask("<commit/>"))   # (the candidate as it is wins, RFC 6241 8.3.4.1)
     assert c14n(big.tree("running")) == staged == big.stored()
 

@@ -321,8 +321,8 @@ class Storage:
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany("INSERT OR REPLACE INTO set_aside (device, name, xml, updated, reason) "
-                             "VALUES (?, ?, ?, ?, ?)",
+            conn.executemany("INSERT OR REPLACE INTO set_aside (device, name, xml, updated, "
+                             "reason) VALUES (?, ?, ?, ?, ?)",
                              [(device, name, xml, updated[name], reason)
                               for name, xml in rows.items()])
             conn.execute("DELETE FROM datastores WHERE device = ?", [device])
