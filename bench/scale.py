@@ -15,6 +15,8 @@ IPv4 address, as ``bench.netconf`` makes them):
 - the same request repeated (the memoised answer).
 - ``<get>`` of every interface with its state (``<interfaces/>`` filter); the
   echo sends back a message as long as the reply.
+- ``<get>`` of one interface by name with its state (a subtree filter naming
+  the middle interface); the echo: a message as long as the reply.
 - one-leaf ``<edit-config>`` (an interface's MTU, on the candidate) + ``<commit>``;
   the echo does the same two round trips with the same messages.
 - bulk load + ``<commit>``: every interface in one ``<edit-config>`` that replaces
@@ -114,6 +116,12 @@ def filtered(n: int, size: int, distinct: bool = True) -> str:
 
 GET_INTERFACES = (f'<rpc message-id="g" xmlns="{NC}"><get><filter type="subtree">'
                   f'<interfaces xmlns="{IF}"/></filter></get></rpc>')
+
+
+def get_one(size: int) -> str:
+    return (f'<rpc message-id="o" xmlns="{NC}"><get><filter type="subtree">'
+            f'<interfaces xmlns="{IF}"><interface><name>eth{size // 2}</name></interface>'
+            "</interfaces></filter></get></rpc>")
 
 
 def edit(size: int, n: int) -> str:
@@ -225,6 +233,13 @@ async def sizes_rows(port: int, echo_port: int, size: int, args, pid: int) -> li
                                             (echo, lambda n: [reply])], get_runs, cpu)
         rows.append(["<get> of every interface with state", f"{size:,}", f"{ours_ms:.1f} ms",
                      f"{echo_ms:.1f} ms", f"{ours_ms / echo_ms:.1f}x", ms(cpu.spent[0])])
+        one = await ask(ours, get_one(size))
+        assert one.count("<oper-status>") == 1, "one interface with its state"
+        ours_ms, echo_ms = await median_ms([(ours, lambda n: [get_one(size)]),
+                                            (echo, lambda n: [one])], args.runs, cpu)
+        rows.append(["<get> of one interface by name, with state", f"{size:,}",
+                     f"{ours_ms:.2f} ms", f"{echo_ms:.2f} ms", f"{ours_ms / echo_ms:.1f}x",
+                     ms(cpu.spent[0])])
         pair = lambda n: [edit(size, n), COMMIT]   # noqa: E731
         ours_ms, echo_ms = await median_ms([(ours, pair), (echo, pair)], args.runs, cpu)
         rows.append(["one-leaf <edit-config> + <commit>", f"{size:,}", f"{ours_ms:.1f} ms",

@@ -24,12 +24,21 @@ from emulator.namespaces import (AL_NS, EMEV_NS, HW_NS, IANAHW_NS, IF_NS, IP_NS,
 
 _INTERFACE_NAMES = etree.XPath("if:interfaces/if:interface/if:name/text()",
                                namespaces={"if": IF_NS}, smart_strings=False)
-_INTERFACE_COUNT = etree.XPath("count(if:interfaces/if:interface)", namespaces={"if": IF_NS})
 _COUNTERS = ("in-octets", "in-unicast-pkts", "in-broadcast-pkts", "in-multicast-pkts",
              "in-discards", "in-errors", "in-unknown-protos", "out-octets", "out-unicast-pkts",
              "out-broadcast-pkts", "out-multicast-pkts", "out-discards", "out-errors")
 # Per second of link-up time, as a share of the link speed in bytes and packets.
 _AVERAGE_PACKET = 700
+
+
+_INTERFACE = f"{{{IF_NS}}}interface"
+
+
+def _interface_count(config: etree._Element) -> int:
+    """The children of the interfaces container (its entries, and any comment):
+    what changes when entries are added or removed, counted in C."""
+    interfaces = config.find(f"{{{IF_NS}}}interfaces")
+    return 0 if interfaces is None else len(interfaces)
 
 
 def _seed(*parts: str) -> int:
@@ -203,24 +212,31 @@ class OperationalState:
 
     def sync(self, config: etree._Element, edits: list | None = None) -> None:
         """Follow the configuration: a link for every configured interface.
-        (A configuration tree is replaced, never changed: the same tree again
-        costs nothing, and a new one with the same interfaces one C-level query.)
+        (Every change of the configuration is followed with its ``edits``: the
+        same tree again without them costs nothing, and a changed one with the
+        same interfaces one C-level query.)
 
         ``edits``: how ``config`` differs from the configuration last followed
         ((operation, instance-identifier or None, its prefixes), as the
         config-change event has them); none of them able to add or remove an
         interface, nothing is to be done."""
-        if config is self._synced:
-            return
-        if edits is not None and self._synced is not None and \
-                not any(_may_add_or_remove_interfaces(path, prefixes) for _, path, prefixes in edits) \
-                and _INTERFACE_COUNT(config) == self._entries:
-            # (the count: a default-operation replace removes top-level nodes it
+        if edits is None:
+            if config is self._synced:
+                return
+        else:
+            # (the configuration may be the same tree, edited in place; the
+            # count: a default-operation replace removes top-level nodes it
             # does not name without an edit saying so)
-            self._synced = config
-            return
+            count = _interface_count(config)
+            if count != self._entries or any(_may_touch_interfaces(path, prefixes)
+                                             for _, path, prefixes in edits):
+                self._summarised = None
+            if self._synced is not None and count == self._entries and not any(
+                    _may_add_or_remove_interfaces(path, prefixes) for _, path, prefixes in edits):
+                self._synced = config
+                return
         names = _INTERFACE_NAMES(config)
-        self._entries = _INTERFACE_COUNT(config)
+        self._entries = _interface_count(config)
         if len(names) == len(self.links) and self.links.keys() == set(names):
             self._synced = config
             return
@@ -324,6 +340,31 @@ class OperationalState:
                 pieces.append(self._entry_state(link, enabled, ethernet, now, boot, known))
             pieces.append("</interface>")
         pieces.append(parts[-1])
+        return "".join(pieces)
+
+    def entries_text(self, config: etree._Element, entries: list[etree._Element],
+                     known: "InterfaceLeaves") -> str | None:
+        """Some entries of the configuration's interface list, as text, each
+        with its state (as :meth:`interfaces_text` writes them): what a
+        ``<get>`` of interfaces by name needs, costing those entries only.
+        None when an entry is not in the shape this handles."""
+        self.sync(config)
+        now = self.clock()
+        boot = rfc3339(self.boot_time)
+        pieces = []
+        for entry in entries:
+            if entry.prefix is not None or entry.tag != _INTERFACE:
+                return None
+            text = etree.tostring(entry, encoding="unicode", with_tail=False)
+            if not text.endswith("</interface>"):
+                return None
+            link = self.links.get(entry.findtext(f"{{{IF_NS}}}name"))
+            if link is not None:
+                enabled = entry.findtext(f"{{{IF_NS}}}enabled", "true").strip() != "false"
+                ethernet = (entry.findtext(f"{{{IF_NS}}}type") or "").endswith("ethernetCsmacd")
+                text = "".join((text[:-len("</interface>")], self._entry_state(
+                    link, enabled, ethernet, now, boot, known), "</interface>"))
+            pieces.append(text)
         return "".join(pieces)
 
     def _entry_state(self, link: "Link", enabled: bool, ethernet: bool, now: float, boot: str,
@@ -536,6 +577,15 @@ def _may_add_or_remove_interfaces(path: str | None, prefixes: dict[str, str]) ->
     if not names(steps[0], "interfaces"):
         return False
     return len(steps) <= 2 or not names(steps[1], "interface")
+
+
+def _may_touch_interfaces(path: str | None, prefixes: dict[str, str]) -> bool:
+    """Can an edit at this instance-identifier change an interface entry?"""
+    steps = _steps(path) if path else []
+    if not steps:
+        return True
+    prefix, _, name = steps[0].partition("[")[0].rpartition(":")
+    return name == "interfaces" and prefixes.get(prefix) == IF_NS
 
 
 def _steps(path: str) -> list[str]:

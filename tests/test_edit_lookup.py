@@ -13,9 +13,9 @@ import pytest
 from lxml import etree
 
 from bench.netconf import big_profile
+from emulator.clock import VirtualClock
 from emulator.datastore import edit as edit_module
 from emulator.datastore.edit import apply_edit
-from emulator.clock import VirtualClock
 from emulator.fleet import load_fleet
 from emulator.runtime import Runtime
 from tests.client import NC

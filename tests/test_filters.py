@@ -12,9 +12,9 @@ import pytest
 from lxml import etree
 
 from bench.netconf import big_profile
+from emulator.errors import RpcError
 from emulator.fleet import load_fleet
 from emulator.netconf import filters
-from emulator.errors import RpcError
 from emulator.netconf.filters import KeyIndex
 from tests.client import NC
 

@@ -86,3 +86,43 @@ def test_get_builds_only_what_the_filter_can_reach(device, monkeypatch):
     built.clear()
     ask(device, '<get><filter type="xpath" select="//*[local-name()=\'name\']"/></get>')
     assert f"{{{YL}}}yang-library" in built   # an XPath beyond the simple form: everything
+
+
+def interfaces_by_name_corpus(names: list[str]) -> list[str]:
+    """Filters that select interfaces by name (and ones that look alike but do not)."""
+    a, b = names[0], names[-1]
+    entry = "<interface><name>{}</name>{}</interface>"
+    bodies = [entry.format(a, ""), entry.format(f"  {a} ", ""), entry.format("nope", ""),
+              entry.format(a, "<oper-status/>") + entry.format(b, "<statistics/>"),
+              entry.format(b, "<name/><admin-status/>"),          # the key selected explicitly
+              entry.format(a, "<enabled>true</enabled>"),          # a second content match
+              entry.format(a, "<type>ianaift:ethernetCsmacd</type>"),
+              entry.format(b, "") + entry.format(a, "<if-index/>"),   # (document order)
+              entry.format(a, "") + entry.format(a, "<speed/>"),
+              "<interface><enabled>false</enabled></interface>",  # no name: the general way
+              f"<interface><name>{a}</name></interface><interface/>"]
+    return [f'<filter><interfaces xmlns="{IF}" xmlns:ianaift="urn:ietf:params:xml:ns:yang:'
+            f'iana-if-type">{body}</interfaces></filter>' for body in bodies]
+
+
+def test_interfaces_by_name_are_answered_as_the_general_way_answers(device, monkeypatch):
+    """<get> of interfaces by name builds just those entries; it answers exactly as
+    building every interface and filtering does, whatever the filter holds."""
+    from emulator.datastore import operations
+    names = device.interfaces()
+    device.raise_event("link-down", {"interface": names[-1]})
+    device.runtime.clock.advance(90)   # (counters moved)
+    general = operations._interfaces_by_name
+    used = []
+    monkeypatch.setattr(operations, "_interfaces_by_name",
+                        lambda *a: used.append(general(*a)) or used[-1])
+    for filter_xml in interfaces_by_name_corpus(names):
+        for extra in ("", '<with-defaults xmlns="urn:ietf:params:xml:ns:yang:'
+                          'ietf-netconf-with-defaults">report-all</with-defaults>'):
+            quick = ask(device, f"<get>{filter_xml}{extra}</get>")
+            monkeypatch.setattr(operations, "_interfaces_by_name", lambda *a: None)
+            plain = ask(device, f"<get>{filter_xml}{extra}</get>")
+            monkeypatch.setattr(operations, "_interfaces_by_name",
+                                lambda *a: used.append(general(*a)) or used[-1])
+            assert shape(quick) == shape(plain), filter_xml
+    assert sum(u is not None for u in used) >= 16   # the quick way answered most of them

@@ -1,15 +1,16 @@
 """A device's running, candidate and startup datastores, their locks, and
 confirmed commits (RFC 6241 sections 7 and 8).
 
-Trees are never edited in place: an edit works on a copy and the copy
-replaces the datastore when it is accepted, so a refused edit changes
-nothing and a datastore can be shared (running and candidate are one tree
-right after a commit). Running and startup are written to SQLite before
-the reply goes out.
+Trees are edited in place, every step through a journal: a refused edit
+is undone, an accepted one is stored as its steps (and, when the candidate
+is committed, made again on running), so that an edit costs what it
+touches, not the size of the configuration. Running and startup are written
+to SQLite before the reply goes out.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import OrderedDict
 from copy import deepcopy
@@ -18,6 +19,7 @@ from typing import Any, Callable
 
 from lxml import etree
 
+from emulator.datastore.journal import Journal
 from emulator.datastore.storage import Storage
 from emulator.errors import RpcError, RpcErrors
 from emulator.netconf.filters import KeyIndex
@@ -29,9 +31,16 @@ NAMES = ("running", "candidate", "startup")
 ROLLBACK = "rollback"   # the stored row of a pending confirmed commit's rollback point
 DEFAULT_CONFIRM_TIMEOUT = 600
 REPLY_CACHE_SIZE = 8
-# Up to this many changed nodes are followed into a copy of the candidate one by
-# one (each costs its depth and its index among siblings); more, by one walk.
-FOLLOW_BY_PATH = 64
+# A commit makes the candidate's steps again on running when they are at most
+# so many and so big (a bulk load is cheaper to hand over whole); undoing a
+# candidate's steps (discard-changes) too.
+REPLAY_STEPS_MAX = 10_000
+REPLAY_CHARS = 1024 * 1024
+# Running is stored as its changes' steps, a row a change, until the rows
+# since its last whole text are this many or this long; then whole again.
+STORED_STEPS_MAX = 1_000
+STORED_STEPS_ROWS = 64
+STORED_STEPS_CHARS = 256 * 1024
 REPLY_CACHE_BYTES = 2 * 1024 * 1024     # (characters, per device)
 _COMPACT = etree.XMLParser(remove_blank_text=True)
 
@@ -50,52 +59,25 @@ class PendingCommit:
 
 @dataclass
 class _CandidateChanges:
-    """What edits did to the candidate since it last equalled running."""
+    """What edits did to the candidate since it last equalled running: the
+    nodes to check at <commit> (elements of the candidate tree; a later edit
+    may have removed some again), and the config-change event's edits."""
 
     touched: list[etree._Element] = field(default_factory=list)
     removed: list[tuple[etree._Element, str]] = field(default_factory=list)
     edits: list[tuple[str, str | None, dict]] = field(default_factory=list)
 
-    def moved_to(self, old: etree._Element, new: etree._Element) -> "_CandidateChanges":
-        """The same changes, as nodes of ``new``, a deep copy of ``old``. Few
-        are followed by their path; many (after a large edit) through one walk
-        of both trees, which costs the tree once rather than the tree per node."""
-        count = len(self.touched) + len(self.removed)
-        if count > FOLLOW_BY_PATH:
-            position = {element: i for i, element in enumerate(old.iter())}
-            copies = list(new.iter())
-
-            def follow(element: etree._Element) -> etree._Element | None:
-                i = position.get(element)
-                return None if i is None else copies[i]
-            return self._followed(follow)
-
-        def follow(element: etree._Element) -> etree._Element | None:
-            steps = []
-            while element is not old:
-                parent = element.getparent()
-                if parent is None:
-                    return None            # no longer in the tree
-                steps.append(parent.index(element))
-                element = parent
-            current = new
-            for step in reversed(steps):
-                current = current[step]
-            return current
-
-        return self._followed(follow)
-
-    def _followed(self, follow: Callable[[etree._Element], etree._Element | None]) \
-            -> "_CandidateChanges":
-        touched = [e for e in (follow(t) for t in dict.fromkeys(self.touched)) if e is not None]
-        removed = [(p, tag) for p, tag in ((follow(p), tag) for p, tag in self.removed)
-                   if p is not None]
-        return _CandidateChanges(touched, removed, self.edits)
-
 
 class Datastores:
     """``device``: the name rows are stored under; ``schema``: the profile's;
-    ``initial``: the fixture configuration's text, read when nothing is stored."""
+    ``initial``: the fixture configuration's text, read when nothing is stored.
+
+    Each datastore's tree is its own (running, startup and a candidate with
+    changes never share one; a candidate without changes reads as running)
+    and is edited in place through a :class:`Journal`. Every change gives the
+    datastore a new *stamp*: what is kept about a tree (a serialised reply,
+    lookups by key) is kept under the stamp it was made for.
+    """
 
     def __init__(self, device: str, schema: Any, initial: Callable[[], str],
                  storage: Storage | None, clock: Any):
@@ -105,79 +87,128 @@ class Datastores:
         self.storage = storage
         self.clock = clock
         self._trees: dict[str, etree._Element] = {}
-        self._moved: tuple[etree._Element, _CandidateChanges] | None = None
+        self._stamps: dict[str, int] = {}
+        self._counter = itertools.count(1)
         self.candidate_changes: _CandidateChanges | None = None   # None: candidate == running
+        # The candidate's own tree (kept after a commit, equal to running, so
+        # that the next edit need not copy running), the stamp of running it
+        # was equal to, and the journal of its edits since then (None: it is
+        # not running plus those steps, e.g. after <copy-config>).
+        self._candidate: etree._Element | None = None
+        self._candidate_base: int | None = None
+        self._candidate_journal: Journal | None = None
         self.locks: dict[str, tuple[int, float]] = {}
         self.pending: PendingCommit | None = None
         # called with (datastore, edits, session id) after a change of running
         self.listeners: list[Callable[[str, list, int | None], None]] = []
         # called with (confirm-event, pending commit, timeout) for netconf-confirmed-commit
         self.confirm_listeners: list[Callable[[str, PendingCommit, int | None], None]] = []
-        # serialised <get-config> answers, by the tree they came from (see cached_reply)
-        self._replies: OrderedDict[tuple, tuple[etree._Element, str]] = OrderedDict()
-        # filters' lookups by key, by datastore, for the tree they were made for
-        self._key_indexes: dict[str, tuple[etree._Element, KeyIndex]] = {}
+        # serialised <get-config> answers, by the stamp of the tree they came from
+        self._replies: OrderedDict[tuple, str] = OrderedDict()
+        self._reply_chars = 0
+        # lookups by key in each tree (running's, the candidate's own, startup's),
+        # for filters and the edit engine; told which lists each change changed
+        self._key_indexes: dict[str, KeyIndex] = {}
 
     # -- the trees ----------------------------------------------------------------
 
     def tree(self, name: str) -> etree._Element:
-        if name == "candidate" and self.candidate_changes is None:
-            return self.tree("running")
-        if name == "running" and "running" not in self._trees:
-            self.restore_after_restart()
+        """The datastore's tree: only to read (edits go through begin_edit)."""
+        if name == "candidate":
+            if self.candidate_changes is None:
+                return self.tree("running")
+            return self._candidate
         tree = self._trees.get(name)
         if tree is None:
-            text = self.storage.load(self.device, name) if self.storage else None
-            if text is None:
-                text = self.initial()
-            tree = self._trees[name] = etree.fromstring(text.encode(), _COMPACT)
+            if name == "running":
+                self.restore_after_restart()
+                tree = self._trees.get(name)
+            if tree is None:
+                tree = self.storage.load_tree(self.device, name) if self.storage else None
+                if tree is None:
+                    tree = etree.fromstring(self.initial().encode(), _COMPACT)
+                self._set(name, tree)
         return tree
 
+    def stamp(self, name: str) -> int:
+        """Changes whenever the datastore's content may have changed."""
+        if name == "candidate" and self.candidate_changes is None:
+            name = "running"
+        if name not in self._stamps:
+            self.tree(name)
+        return self._stamps[name]
+
+    def _set(self, name: str, tree: etree._Element) -> None:
+        """``tree`` is the datastore's now (another tree, or the same changed)."""
+        if self._trees.get(name) is not tree:
+            self._key_indexes.pop(name, None)
+        self._trees[name] = tree
+        self._stamps[name] = next(self._counter)
+
     def copy(self, name: str) -> etree._Element:
-        """A copy to edit. For the candidate, the nodes earlier edits touched are
-        followed into the copy, so that <commit> can check just those."""
-        tree = self.tree(name)
-        copy = deepcopy(tree)
-        if name == "candidate" and self.candidate_changes is not None:
-            # kept aside: they become the candidate's only if this copy does
-            self._moved = (copy, self.candidate_changes.moved_to(tree, copy))
-        return copy
+        """A copy of the datastore's tree, for another datastore (copy-config)."""
+        return deepcopy(self.tree(name))
 
     @property
     def candidate_dirty(self) -> bool:
         return self.candidate_changes is not None
+
+    def cached_reply(self, stamp: int, key: tuple) -> str | None:
+        text = self._replies.get((stamp, *key))
+        if text is not None:
+            self._replies.move_to_end((stamp, *key))
+        return text
+
+    def cache_reply(self, stamp: int, key: tuple, text: str) -> str:
+        if len(text) > REPLY_CACHE_BYTES:
+            return text                      # (answered, not kept)
+        old = self._replies.pop((stamp, *key), None)
+        self._reply_chars += len(text) - (len(old) if old is not None else 0)
+        self._replies[(stamp, *key)] = text
+        while len(self._replies) > REPLY_CACHE_SIZE or self._reply_chars > REPLY_CACHE_BYTES:
+            self._reply_chars -= len(self._replies.popitem(last=False)[1])
+        return text
+
+    def key_index(self, name: str) -> KeyIndex:
+        """Lookups by key in the datastore's tree: built as asked, kept with the
+        tree (each change forgets the lists it changed)."""
+        if name == "candidate" and self.candidate_changes is None:
+            name = "running"
+        return self._index_of(name)
+
+    def _index_of(self, tree_name: str) -> KeyIndex:
+        index = self._key_indexes.get(tree_name)
+        if index is None:
+            index = self._key_indexes[tree_name] = KeyIndex(persistent=True)
+        return index
+
+    def _changed(self, tree_name: str, parents: list[etree._Element]) -> None:
+        """Steps under ``parents`` changed the tree: lookups in the lists they
+        changed are made again when asked."""
+        index = self._key_indexes.get(tree_name)
+        if index is not None:
+            index.forget(parents, self._candidate if tree_name == "candidate"
+                         else self._trees.get(tree_name))
+
+    # -- writing ------------------------------------------------------------------
 
     def _persist(self, **trees: etree._Element) -> None:
         if self.storage is not None:
             self.storage.save(self.device, {
                 name: etree.tostring(tree, encoding="unicode") for name, tree in trees.items()})
 
-    def cached_reply(self, tree: etree._Element, key: tuple) -> str | None:
-        entry = self._replies.get((id(tree), *key))
-        if entry is not None and entry[0] is tree:   # (the id of a live tree is its own)
-            self._replies.move_to_end((id(tree), *key))
-            return entry[1]
-        return None
-
-    def key_index(self, name: str, tree: etree._Element) -> KeyIndex:
-        """Filters' lookups by key in ``tree``, the datastore's tree: built as
-        asked, kept as long as the datastore keeps the tree (which is replaced,
-        never changed)."""
-        entry = self._key_indexes.get(name)
-        if entry is None or entry[0] is not tree:
-            entry = self._key_indexes[name] = (tree, KeyIndex(persistent=True))
-        return entry[1]
-
-    def cache_reply(self, tree: etree._Element, key: tuple, text: str) -> str:
-        if len(text) > REPLY_CACHE_BYTES:
-            return text                      # (answered, not kept)
-        self._replies[(id(tree), *key)] = (tree, text)
-        while len(self._replies) > REPLY_CACHE_SIZE or \
-                sum(len(entry[1]) for entry in self._replies.values()) > REPLY_CACHE_BYTES:
-            self._replies.popitem(last=False)
-        return text
-
-    # -- writing ------------------------------------------------------------------
+    def _persist_running_steps(self, journal: Journal, mark: int) -> None:
+        """Store running after ``journal``'s steps from ``mark`` (already made):
+        as the steps alone, or, when they are many or big (or enough have
+        gathered since the last whole text), as the whole text again."""
+        if self.storage is None:
+            return
+        if len(journal) - mark > STORED_STEPS_MAX or journal.size(mark) > STORED_STEPS_CHARS or \
+                not self.storage.may_append(self.device, "running", STORED_STEPS_ROWS,
+                                            STORED_STEPS_CHARS):
+            self._persist(running=journal.root)
+        else:
+            self.storage.append(self.device, "running", journal.ops(mark))
 
     def _persist_rollback(self, tree: etree._Element | None) -> None:
         """Where a pending confirmed commit would roll back to, kept across restarts
@@ -196,7 +227,7 @@ class Datastores:
                      self.device)
             tree = etree.fromstring(text.encode(), _COMPACT)
             self.storage.save(self.device, {"running": text, ROLLBACK: None})
-            self._trees["running"] = tree
+            self._set("running", tree)
 
     def reload_from_startup(self) -> None:
         """A reboot: running becomes startup; the candidate and a pending
@@ -204,11 +235,11 @@ class Datastores:
         restores the configuration from before it, and startup is that or older)."""
         self.cancel_pending()
         self.discard_changes()
-        startup = self.tree("startup")
+        running = deepcopy(self.tree("startup"))   # (each datastore's tree is its own)
         if self.storage is not None:
             self.storage.save(self.device, {
-                "running": etree.tostring(startup, encoding="unicode"), ROLLBACK: None})
-        self._trees["running"] = startup
+                "running": etree.tostring(running, encoding="unicode"), ROLLBACK: None})
+        self._set("running", running)
 
     def cancel_pending(self) -> None:
         """Forget a pending confirmed commit without rolling back (the device is
@@ -217,42 +248,148 @@ class Datastores:
         if pending is not None and pending.timer is not None:
             pending.timer.cancel()
 
+    # -- editing in place -------------------------------------------------------------
+
+    def begin_edit(self, name: str) -> tuple[etree._Element, Journal, int, KeyIndex]:
+        """(tree, journal, mark, lookups by key) for an edit of running or the
+        candidate in place: the edit records its steps in the journal; then
+        either edited_*() keeps them, or abandon() undoes them (back to ``mark``)."""
+        if name == "running":
+            tree = self.tree("running")
+            return tree, Journal(tree), 0, self._index_of("running")
+        if name != "candidate":
+            raise ValueError(f"{name} is not edited in place")
+        if self.candidate_changes is None:
+            running_stamp = self.stamp("running")
+            if self._candidate is None or self._candidate_base != running_stamp \
+                    or self._candidate_journal is None:
+                self._candidate = deepcopy(self.tree("running"))
+                self._candidate_base = running_stamp
+                self._candidate_journal = Journal(self._candidate)
+                self._key_indexes.pop("candidate", None)
+            elif len(self._candidate_journal):   # (a spare equal to running: a fresh journal)
+                self._candidate_journal = Journal(self._candidate)
+            journal = self._candidate_journal
+        else:
+            journal = self._candidate_journal
+            if journal is None:   # (not replayable: steps only to undo this edit)
+                journal = Journal(self._candidate)
+        return self._candidate, journal, len(journal), self._index_of("candidate")
+
+    def abandon(self, journal: Journal, mark: int) -> None:
+        """Undo an edit's steps (refused, or test-only)."""
+        journal.undo(mark)
+
+    def edited_running(self, journal: Journal, mark: int, edits: list,
+                       session_id: int | None) -> None:
+        """Keep the steps an edit made to running (already validated): stored
+        first (if that fails, they are undone), then announced. ``edits``:
+        (operation, instance-identifier or None, its prefixes), for the
+        netconf-config-change notification."""
+        try:
+            self._persist_running_steps(journal, mark)
+        except BaseException:
+            journal.undo(mark)
+            raise
+        self._set("running", journal.root)
+        self._changed("running", journal.parents(mark))
+        self._notify("running", edits, session_id)
+
+    def edited_candidate(self, journal: Journal, mark: int, touched: list, removed: list,
+                         edits: list) -> None:
+        if journal is self._candidate_journal and \
+                (len(journal) > REPLAY_STEPS_MAX or journal.size() > REPLAY_CHARS):
+            # (too much to make again at <commit> or to undo: the journal goes,
+            # and what it held; the commit hands the candidate's tree over)
+            self._candidate_journal = None
+        changes = self.candidate_changes or _CandidateChanges()
+        changes.touched.extend(touched)
+        changes.removed.extend(removed)
+        changes.edits.extend(edits)
+        self.candidate_changes = changes
+        self._stamps["candidate"] = next(self._counter)
+        self._changed("candidate", journal.parents(mark))
+
+    def commit_candidate(self, session_id: int | None) -> None:
+        """Make the candidate's changes running's (already validated). When
+        running is still what the candidate was copied from, the candidate's
+        steps are made again on running (costing what they touch) and the
+        candidate's tree is kept for the next edit; otherwise the candidate's
+        tree becomes running's. Running is stored first: if that fails, the
+        candidate keeps its changes."""
+        changes = self.candidate_changes
+        if changes is None:
+            return
+        candidate, journal = self._candidate, self._candidate_journal
+        running = self.tree("running")
+        old = self._stamps["running"]
+        if journal is not None and self._candidate_base == old and \
+                len(journal) <= REPLAY_STEPS_MAX and journal.size() <= REPLAY_CHARS:
+            replay = Journal(running)
+            try:
+                replay.apply(journal.ops())
+                self._persist_running_steps(replay, 0)
+            except BaseException:
+                replay.undo()
+                raise
+            self._set("running", running)
+            self._changed("running", replay.parents())
+            self.candidate_changes = None
+            self._candidate_base = self._stamps["running"]
+            self._candidate_journal = Journal(candidate)
+            self._stamps.pop("candidate", None)
+        else:
+            self._persist(running=candidate)
+            index = self._key_indexes.pop("candidate", None)
+            self._set("running", candidate)
+            if index is not None:
+                self._key_indexes["running"] = index
+            self.candidate_changes = None
+            self._candidate = self._candidate_base = self._candidate_journal = None
+            self._stamps.pop("candidate", None)
+        self._notify("running", changes.edits, session_id)
+
+    # -- replacing a whole datastore -------------------------------------------------
+
     def replace_running(self, tree: etree._Element, edits: list, session_id: int | None) -> None:
-        """Make ``tree`` (already validated) the running configuration.
+        """Make ``tree`` (already validated, and running's own from now on) the
+        running configuration.
 
         ``edits``: (operation, instance-identifier or None, its prefixes), for
         the netconf-config-change notification.
         """
         self._persist(running=tree)
-        self._trees["running"] = tree
-        if self.candidate_changes is None:
-            self._trees.pop("candidate", None)
+        self._set("running", tree)
         self._notify("running", edits, session_id)
 
-    def replace_candidate(self, tree: etree._Element, touched: list, removed: list,
-                          edits: list) -> None:
+    def replace_candidate(self, tree: etree._Element, edits: list) -> None:
+        """The candidate becomes ``tree`` (its own from now on), checked whole at
+        <commit>."""
         changes = self.candidate_changes or _CandidateChanges()
-        if self.candidate_changes is not None:
-            moved = self._moved
-            if moved is not None and moved[0] is tree:
-                changes = moved[1]
-            else:   # a tree not made by copy(): check it whole at commit
-                changes = _CandidateChanges([tree], [], changes.edits)
-        self._moved = None
-        changes.touched.extend(touched)
-        changes.removed.extend(removed)
-        changes.edits.extend(edits)
-        self.candidate_changes = changes
-        self._trees["candidate"] = tree
+        self.candidate_changes = _CandidateChanges([tree], [], changes.edits + edits)
+        self._candidate, self._candidate_base, self._candidate_journal = tree, None, None
+        self._stamps["candidate"] = next(self._counter)
+        self._key_indexes.pop("candidate", None)
 
     def replace_startup(self, tree: etree._Element) -> None:
         self._persist(startup=tree)
-        self._trees["startup"] = tree
+        self._set("startup", tree)
 
     def discard_changes(self) -> None:
+        """The candidate reads as running again; its tree is kept (its steps
+        undone) when it can be made equal to running so."""
+        if self.candidate_changes is None:
+            return
         self.candidate_changes = None
-        self._moved = None
-        self._trees.pop("candidate", None)
+        self._stamps.pop("candidate", None)
+        journal = self._candidate_journal
+        if journal is not None and self._candidate_base == self._stamps.get("running") \
+                and len(journal) <= REPLAY_STEPS_MAX:
+            self._changed("candidate", journal.parents())
+            journal.undo()
+        else:
+            self._candidate = self._candidate_base = self._candidate_journal = None
+            self._key_indexes.pop("candidate", None)
 
     def _notify(self, name: str, changes: list, session_id: int | None) -> None:
         for listener in self.listeners:

@@ -2,9 +2,10 @@
 
 :func:`apply_edit` applies a ``<config>`` to a datastore tree in place and
 reports what it touched (for incremental validation and change
-notifications) and every error with the path of the node concerned. The
-caller works on a copy and keeps it only when the edit and the resulting
-datastore are acceptable, so a refused edit changes nothing.
+notifications) and every error with the path of the node concerned. Every
+change goes through a :class:`~emulator.datastore.journal.Journal`, so that
+the caller can undo a refused edit (it changes nothing) and store or replay
+an accepted one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from emulator.datastore.journal import Journal, moving
 from emulator.errors import RpcError
 from emulator.namespaces import NC_NS, YANG_NS
 from emulator.netconf.filters import INDEX_MIN_CHILDREN, KeyIndex, at_least, exact
@@ -45,9 +47,13 @@ class EditResult:
 
 class _Editor:
     def __init__(self, schema: Schema, target: etree._Element, default_operation: str,
-                 stop_on_error: bool):
+                 stop_on_error: bool, journal: Journal, shared: KeyIndex | None = None):
         self.schema = schema
         self.target = target
+        self.journal = journal
+        journal.begin()
+        # the datastore's lookups by key, good for every list this edit has not changed
+        self.shared = shared
         self.default_operation = default_operation
         self.stop_on_error = stop_on_error
         self.result = EditResult()
@@ -159,7 +165,7 @@ class _Editor:
                 return
             copy = self.clean_copy(item)
             if existing is not None and item.get(INSERT) is None:
-                target_parent.replace(existing, copy)   # in place: the order stays
+                self.journal.replace(target_parent, existing, copy)   # in place: the order stays
                 self._index_update(target_parent, node, copy, True)
                 self.result.touched.append(copy)
             else:
@@ -187,12 +193,12 @@ class _Editor:
             elif keyword == "leaf":
                 if (existing.text or "") != (item.text or ""):
                     copy = self.clean_copy(item)
-                    target_parent.replace(existing, copy)
+                    self.journal.replace(target_parent, existing, copy)
                     self.result.touched.append(copy)
                     self.result.changes.append(("merge", item))
             else:
                 copy = self.clean_copy(item)
-                target_parent.replace(existing, copy)
+                self.journal.replace(target_parent, existing, copy)
                 self.result.touched.append(copy)
                 self.result.changes.append(("merge", item))
         elif keyword == "leaf-list":
@@ -255,12 +261,18 @@ class _Editor:
         found = self._indexes.get((id(target_parent), node.tag))
         if found is not None and found[0] is target_parent:
             return found[1].get(key)
+        first_tag = node.key_nodes[0][0]
+        if self.shared is not None and target_parent not in self.journal.changed:
+            match = None
+            for candidate in self.shared.candidates(target_parent, node.tag, first_tag, key[0]):
+                if self._key(candidate, node) == key:
+                    match = candidate   # (the last, as the index would keep it)
+            return match
         asked = self._asked.get((id(target_parent), node.tag))
         count = asked[1] + 1 if asked is not None and asked[0] is target_parent else 1
         if count > DIRECT_LOOKUPS or not at_least(target_parent, INDEX_MIN_CHILDREN):
             return self.index(target_parent, node).get(key)
         self._asked[(id(target_parent), node.tag)] = (target_parent, count)
-        first_tag = node.key_nodes[0][0]
         # The key as it is usually stored (exactly), then any spelling that
         # normalises to it (padded with white space, say)
         for scan in (exact, KeyIndex().candidates):
@@ -295,7 +307,7 @@ class _Editor:
     def remove(self, existing: etree._Element, target_parent: etree._Element,
                replaced: bool = False) -> None:
         node = self.schema_of(existing, target_parent)
-        target_parent.remove(existing)
+        self.journal.remove(target_parent, existing)
         if node is not None:
             self._index_update(target_parent, node, existing, False)
         if not replaced:
@@ -311,6 +323,14 @@ class _Editor:
         if anchor is False:
             return   # a bad insert, reported: nothing is added
         self.clear_other_cases(target_parent, node)
+        with moving(element):
+            self._place(element, target_parent, node, anchor)
+        self.journal.inserted(target_parent, element)
+        self._index_update(target_parent, node, element, True)
+        self.result.touched.append(element)
+
+    def _place(self, element: etree._Element, target_parent: etree._Element, node: SchemaNode,
+               anchor: tuple[str, etree._Element | None] | None) -> None:
         if anchor is not None:
             where, reference = anchor
             if where == "first":
@@ -327,8 +347,6 @@ class _Editor:
                 self._append_after_siblings(element, target_parent, node)
         else:
             self._append_after_siblings(element, target_parent, node)
-        self._index_update(target_parent, node, element, True)
-        self.result.touched.append(element)
 
     def _append_after_siblings(self, element: etree._Element, target_parent: etree._Element,
                                node: SchemaNode) -> None:
@@ -355,7 +373,7 @@ class _Editor:
         anchor = self.anchor(target_parent, node, item, moving=existing)
         if not anchor:
             return
-        target_parent.remove(existing)
+        self.journal.remove(target_parent, existing)
         where, reference = anchor
         if where == "first":
             first = target_parent.find(node.tag)
@@ -366,6 +384,7 @@ class _Editor:
             reference.addprevious(existing)
         else:
             reference.addnext(existing)
+        self.journal.inserted(target_parent, existing)
         self.result.touched.append(existing)
 
     def check_insert_attributes(self, item: etree._Element, node: SchemaNode) -> bool:
@@ -476,10 +495,14 @@ def _predicates(text: str) -> list[tuple[str, str]]:
 
 
 def apply_edit(schema: Schema, target: etree._Element, config: etree._Element,
-               default_operation: str = "merge", error_option: str = "stop-on-error") -> EditResult:
-    """Apply ``config`` (the ``<config>`` element) to ``target`` in place."""
+               default_operation: str = "merge", error_option: str = "stop-on-error",
+               journal: Journal | None = None, index: KeyIndex | None = None) -> EditResult:
+    """Apply ``config`` (the ``<config>`` element) to ``target`` in place, each
+    change a step of ``journal`` (one of its own when None). ``index``: the
+    datastore's lookups by key in ``target``, kept with it."""
     editor = _Editor(schema, target, default_operation,
-                     stop_on_error=error_option != "continue-on-error")
+                     stop_on_error=error_option != "continue-on-error",
+                     journal=journal if journal is not None else Journal(target), shared=index)
     editor.edit(config)
     if default_operation == "replace" and not (editor.result.errors and editor.stop_on_error):
         # The configuration replaces the datastore's whole content: each top-level
@@ -487,6 +510,6 @@ def apply_edit(schema: Schema, target: etree._Element, config: etree._Element,
         given = {item.tag for item in config if type(item.tag) is str}
         for child in list(target):
             if type(child.tag) is str and child.tag not in given:
-                target.remove(child)
+                editor.journal.remove(target, child)
                 editor.result.removed.append((target, child.tag))
     return editor.result

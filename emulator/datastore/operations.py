@@ -13,10 +13,11 @@ from lxml import etree
 from emulator.datastore.datastores import DEFAULT_CONFIRM_TIMEOUT, Datastores, raise_all
 from emulator.datastore.edit import apply_edit
 from emulator.errors import RpcError
-from emulator.namespaces import CAPABILITY, NC_NS, WD_ATTR_NS, WD_NS, qn
+from emulator.namespaces import CAPABILITY, IF_NS, NC_NS, WD_ATTR_NS, WD_NS, qn
 from emulator.netconf import filters
 from emulator.netconf.operations import BASE_OPERATIONS, Rpc, Serialized
 from emulator.netconf.xml import localname
+from emulator.operational import interface_leaves
 from emulator.schema.validate import Validation, instance_path, validate, validate_change
 
 PROTOCOL_CAPABILITIES = [
@@ -176,23 +177,61 @@ def get_config(rpc: Rpc) -> Serialized:
     name = _datastore_name(rpc, "source")
     stores = _datastores(rpc)
     tree = stores.tree(name)
-    # A datastore tree is replaced, never changed, so the same question about
-    # the same tree has the same answer: serialised once, then reused.
+    # Every change of a datastore gives it a new stamp, so the same question
+    # about the same stamp has the same answer: serialised once, then reused.
+    stamp = stores.stamp(name)
     filter_element = rpc.param("filter")
     wd = rpc.param("with-defaults", WD_NS)
     key = (etree.tostring(filter_element) if filter_element is not None else b"",
            (wd.text or "").strip() if wd is not None else "")
-    cached = stores.cached_reply(tree, key)
+    cached = stores.cached_reply(stamp, key)
     if cached is None:
         whole = _whole(rpc, filter_element)
         if whole is not None:   # written as they are: nothing to copy
             text = _serialised(c for c in tree if type(c.tag) is str and whole(c.tag))
         else:
             text = etree.tostring(_data_reply(rpc, tree, config_only=True,
-                                              index=stores.key_index(name, tree)),
+                                              index=stores.key_index(name)),
                                   encoding="unicode")
-        cached = stores.cache_reply(tree, key, text)
-    return Serialized(cached, still_valid=lambda: stores.tree(name) is tree)
+        cached = stores.cache_reply(stamp, key, text)
+    return Serialized(cached, still_valid=lambda: stores.stamp(name) == stamp)
+
+
+def _interfaces_by_name(rpc: Rpc, filter_element: etree._Element | None) \
+        -> etree._Element | None:
+    """When the filter selects interfaces by name only, configuration and state
+    of just the entries it can select (found by key in running): the filter
+    then gives from it what it gives from the whole. Otherwise None."""
+    keyed = filters.keyed_entries(filter_element)
+    if keyed is None:
+        return None
+    top, entry_tag, keys = keyed
+    if top != _IF_INTERFACES or entry_tag != _IF_INTERFACE or \
+            any(key_tag != _IF_NAME for key_tag, _ in keys):
+        return None
+    device = rpc.device
+    known = interface_leaves(device.profile.schema)
+    running = device.running()
+    container = running.find(top)
+    if known is None or container is None or container.prefix is not None:
+        return None
+    index = device.datastores.key_index("running")
+    chosen = set()
+    for _, value in keys:
+        chosen.update(index.candidates(container, entry_tag, _IF_NAME, value))
+    if len(chosen) <= 16:
+        entries = sorted(chosen, key=container.index)
+    else:
+        entries = [entry for entry in container.iterchildren(entry_tag) if entry in chosen]
+    text = device.operational().entries_text(running, entries, known)
+    if text is None:
+        return None
+    return etree.fromstring(f'<data xmlns="{NC_NS}"><interfaces xmlns="{IF_NS}">{text}'
+                            "</interfaces></data>")
+
+
+_IF_INTERFACES, _IF_INTERFACE, _IF_NAME = (f"{{{IF_NS}}}interfaces", f"{{{IF_NS}}}interface",
+                                           f"{{{IF_NS}}}name")
 
 
 @BASE_OPERATIONS.operation("get")
@@ -201,6 +240,9 @@ def get(rpc: Rpc) -> etree._Element | Serialized:
     whole = _whole(rpc, filter_element)
     if whole is not None:
         return Serialized(_serialised(rpc.device.state_parts(whole)))
+    some = _interfaces_by_name(rpc, filter_element)
+    if some is not None:   # (a few interfaces by name: only they are built)
+        return _data_reply(rpc, some, config_only=False, owned=True)
     # only the top-level nodes the filter can reach are built
     tree = rpc.device.state(filters.reaches(filter_element))
     return _data_reply(rpc, tree, config_only=False, owned=True)
@@ -242,22 +284,30 @@ def edit_config(rpc: Rpc) -> None:
     stores.check_writable(target, rpc.session.id, rpc.path("target"), rpc.path_ns)
 
     schema = rpc.device.profile.schema
-    work = stores.copy(target)
-    result = apply_edit(schema, work, config, default_operation, error_option)
-    if result.errors and error_option != "continue-on-error":
-        raise_all(result.errors)
-    # Running must stay valid; the candidate may be incomplete until <commit>.
-    problems = validate_change(schema, work, result.touched, removed=result.removed,
-                               structural=target == "candidate")
-    if problems:
-        raise_all(result.errors + problems)
-    if test_option != "test-only" and (result.touched or result.removed or result.changes):
-        edits = [(operation, *instance_path(schema, element, config))
-                 for operation, element in result.changes]
-        if target == "running":
-            stores.replace_running(work, edits, rpc.session.id)
-        else:
-            stores.replace_candidate(work, result.touched, result.removed, edits)
+    # (in place: every step is journalled, and undone unless the edit is kept)
+    work, journal, mark, index = stores.begin_edit(target)
+    kept = False
+    try:
+        result = apply_edit(schema, work, config, default_operation, error_option, journal,
+                            index)
+        if result.errors and error_option != "continue-on-error":
+            raise_all(result.errors)
+        # Running must stay valid; the candidate may be incomplete until <commit>.
+        problems = validate_change(schema, work, result.touched, removed=result.removed,
+                                   structural=target == "candidate")
+        if problems:
+            raise_all(result.errors + problems)
+        if test_option != "test-only" and (result.touched or result.removed or result.changes):
+            edits = [(operation, *instance_path(schema, element, config))
+                     for operation, element in result.changes]
+            if target == "running":
+                stores.edited_running(journal, mark, edits, rpc.session.id)
+            else:
+                stores.edited_candidate(journal, mark, result.touched, result.removed, edits)
+            kept = True
+    finally:
+        if not kept:
+            stores.abandon(journal, mark)
     raise_all(result.errors)  # continue-on-error: the rest was applied
 
 
@@ -279,7 +329,7 @@ def copy_config(rpc: Rpc) -> None:
     elif target == "startup":
         stores.replace_startup(tree)
     else:
-        stores.replace_candidate(tree, [tree], [], everything)
+        stores.replace_candidate(tree, everything)
 
 
 @BASE_OPERATIONS.operation("delete-config")
@@ -367,12 +417,11 @@ def commit(rpc: Rpc) -> None:
     # (committing the candidate publishes it: not while another session holds it)
     stores.check_writable("candidate", session.id, rpc.path(), rpc.path_ns)
     raise_all(stores.check_candidate())
-    before = stores.tree("running")
-    if stores.candidate_dirty:
-        candidate = stores.tree("candidate")
-        # running is stored first: if that fails, the candidate keeps its changes
-        stores.replace_running(candidate, stores.candidate_changes.edits, session.id)
-        stores.discard_changes()
+    # (running is changed in place: the rollback point of a first confirmed commit
+    # is a copy of it)
+    before = stores.copy("running") if confirmed and pending is None else None
+    # running is stored first: if that fails, the candidate keeps its changes
+    stores.commit_candidate(session.id)
     if confirmed:
         stores.start_confirmed(session.id, timeout, persist, rollback=before,
                                username=session.username, source_host=session.source_host)

@@ -1,7 +1,9 @@
 """Where datastores live between restarts: one SQLite file in --data-dir.
 
-Each (device, datastore) is one row holding the datastore's XML. A device
-nobody has changed has no rows and reads its fixture; a commit writes its
+Each (device, datastore) is one row holding the datastore's XML, and after
+it, one row per change made since, holding the change's steps (see
+datastore/journal.py: no schema is needed to make them again). A device
+nobody has changed has no rows and reads its fixture; a change writes its
 rows in one transaction, so a process killed at any moment leaves either
 the old or the new configuration, never a mix. WAL with synchronous=NORMAL
 makes a committed transaction survive the process (not a power cut) without
@@ -10,11 +12,15 @@ a disk flush per commit.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Callable, Iterable
 
 import sqlite_utils
+from lxml import etree
+
+from emulator.datastore.journal import Op, apply_ops
 
 FILE_NAME = "datastores.sqlite"
 
@@ -22,6 +28,8 @@ FILE_NAME = "datastores.sqlite"
 TABLES: dict[str, dict[str, type]] = {
     # each (device, datastore): running, startup, and a pending confirmed commit's rollback
     "datastores": {"device": str, "name": str, "xml": str, "updated": float},
+    # the changes made to a datastore since its row's XML, in order, as JSON steps
+    "changes": {"device": str, "name": str, "seq": int, "steps": str, "updated": float},
     # the replay logs of event notifications (RFC 5277), and when each began
     "events": {"device": str, "seq": int, "time": float, "xml": str},
     "logs": {"device": str, "created": float},
@@ -30,8 +38,11 @@ TABLES: dict[str, dict[str, type]] = {
     # rows a changed profile refused at start, kept for the user to recover
     "set_aside": {"device": str, "name": str, "xml": str, "updated": float, "reason": str},
 }
-_KEYS = {"datastores": ("device", "name"), "events": ("device", "seq"), "logs": "device",
+_KEYS = {"datastores": ("device", "name"), "changes": ("device", "name", "seq"), "events": ("device", "seq"), "logs": "device",
          "profiles": "device", "set_aside": ("device", "name", "updated")}
+
+
+_COMPACT = etree.XMLParser(remove_blank_text=True)
 
 
 class StorageError(Exception):
@@ -107,12 +118,17 @@ class Storage:
                              self.db.execute("SELECT DISTINCT device FROM events").fetchall()}
         self._with_rows = {row[0] for row in
                            self.db.execute("SELECT DISTINCT device FROM datastores").fetchall()}
+        # (device, name): (rows, characters, last seq) of the changes since its XML
+        self._changes = {(device, name): (count, size, last) for device, name, count, size, last
+                         in self.db.execute("SELECT device, name, count(*), sum(length(steps)), "
+                                            "max(seq) FROM changes GROUP BY device, name")}
 
     def latest_time(self) -> float | None:
         """The latest time stamped on anything stored (events, logs, rows)."""
         return self.db.execute(
             "SELECT max(t) FROM (SELECT max(time) AS t FROM events UNION ALL "
-            "SELECT max(created) FROM logs UNION ALL SELECT max(updated) FROM datastores)"
+            "SELECT max(created) FROM logs UNION ALL SELECT max(updated) FROM datastores "
+            "UNION ALL SELECT max(updated) FROM changes)"
         ).fetchone()[0]
 
     @classmethod
@@ -120,11 +136,63 @@ class Storage:
         return cls(data_dir / FILE_NAME, clock)
 
     def load(self, device: str, name: str) -> str | None:
+        """A datastore's XML as stored, its changes made (None: nothing stored)."""
+        if (device, name) not in self._changes:
+            if device not in self._with_rows:
+                return None   # never changed: it reads its fixture
+            row = self.db.execute("SELECT xml FROM datastores WHERE device = ? AND name = ?",
+                                  [device, name]).fetchone()
+            return row[0] if row else None
+        tree = self.load_tree(device, name)
+        return None if tree is None else etree.tostring(tree, encoding="unicode")
+
+    def load_tree(self, device: str, name: str) -> etree._Element | None:
+        """A datastore as stored, parsed, its changes made (None: nothing stored)."""
         if device not in self._with_rows:
-            return None   # never changed: it reads its fixture
+            return None
         row = self.db.execute("SELECT xml FROM datastores WHERE device = ? AND name = ?",
                               [device, name]).fetchone()
-        return row[0] if row else None
+        if row is None:
+            return None
+        tree = etree.fromstring(row[0].encode(), _COMPACT)
+        if (device, name) in self._changes:
+            try:
+                for (steps,) in self.db.execute(
+                        "SELECT steps FROM changes WHERE device = ? AND name = ? ORDER BY seq",
+                        [device, name]).fetchall():
+                    apply_ops(tree, [tuple(op) for op in json.loads(steps)])
+            except (ValueError, IndexError, TypeError, etree.XMLSyntaxError) as exc:
+                raise StorageError(f"the stored changes of {device}'s {name} datastore do not "
+                                   f"apply ({exc}); start with --fresh to replace them") from None
+        return tree
+
+    def may_append(self, device: str, name: str, rows: int, characters: int) -> bool:
+        """Has the datastore a stored XML, and fewer than ``rows`` changes and
+        ``characters`` of them after it? (If not: store it whole again.)"""
+        if device not in self._with_rows:
+            return False
+        count, size, _ = self._changes.get((device, name), (0, 0, 0))
+        if count == 0:
+            return self.db.execute("SELECT 1 FROM datastores WHERE device = ? AND name = ?",
+                                   [device, name]).fetchone() is not None
+        return count < rows and size < characters
+
+    def append(self, device: str, name: str, ops: list[Op]) -> None:
+        """One change of a stored datastore, as the steps that make it."""
+        count, size, last = self._changes.get((device, name), (0, 0, 0))
+        steps = json.dumps(ops, separators=(",", ":"))
+        now = self.clock()
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # (the datastore's own row is left alone: updating it rewrites its XML)
+            conn.execute("INSERT INTO changes (device, name, seq, steps, updated) "
+                         "VALUES (?, ?, ?, ?, ?)", [device, name, last + 1, steps, now])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._changes[(device, name)] = (count + 1, size + len(steps), last + 1)
 
     def save(self, device: str, datastores: dict[str, str | None]) -> None:
         """Write (or, with None, forget) several datastores of a device at once."""
@@ -139,6 +207,9 @@ class Storage:
                              [device, profile])
                 self._profiles[device] = profile
             for name, xml in datastores.items():
+                if (device, name) in self._changes:
+                    conn.execute("DELETE FROM changes WHERE device = ? AND name = ?",
+                                 [device, name])
                 if xml is None:
                     conn.execute("DELETE FROM datastores WHERE device = ? AND name = ?",
                                  [device, name])
@@ -149,6 +220,8 @@ class Storage:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        for name in datastores:
+            self._changes.pop((device, name), None)
 
     # -- event logs (written behind: see flush) ----------------------------------------
 
@@ -209,7 +282,7 @@ class Storage:
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for table in ("datastores", "events", "logs", "profiles"):
+            for table in ("datastores", "changes", "events", "logs", "profiles"):
                 conn.executemany(f"DELETE FROM {table} WHERE device = ?", [(n,) for n in known])
             conn.execute("COMMIT")
         except BaseException:
@@ -220,6 +293,8 @@ class Storage:
             self._with_events.discard(name)
             self._logs.pop(name, None)
             self._profiles.pop(name, None)
+        self._changes = {key: value for key, value in self._changes.items()
+                         if key[0] not in names}
 
     # -- which profile wrote a device's rows --------------------------------------------
 
@@ -232,19 +307,26 @@ class Storage:
         return self._profiles.get(device)
 
     def rows(self, device: str) -> dict[str, str]:
-        """A device's stored datastores, {name: xml}."""
-        return dict(self.db.execute("SELECT name, xml FROM datastores WHERE device = ?",
-                                    [device]).fetchall())
+        """A device's stored datastores, {name: xml} (their changes made)."""
+        names = [row[0] for row in self.db.execute(
+            "SELECT name FROM datastores WHERE device = ?", [device]).fetchall()]
+        return {name: self.load(device, name) for name in names}
 
     def set_aside(self, device: str, reason: str) -> None:
-        """Move a device's rows to set_aside: it starts from its fixture."""
+        """Move a device's rows to set_aside (their changes made): it starts
+        from its fixture."""
+        rows = self.rows(device)
+        updated = dict(self.db.execute("SELECT name, updated FROM datastores WHERE device = ?",
+                                       [device]).fetchall())
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("INSERT OR REPLACE INTO set_aside (device, name, xml, updated, reason) "
-                         "SELECT device, name, xml, updated, ? FROM datastores WHERE device = ?",
-                         [reason, device])
+            conn.executemany("INSERT OR REPLACE INTO set_aside (device, name, xml, updated, "
+                             "reason) VALUES (?, ?, ?, ?, ?)",
+                             [(device, name, xml, updated[name], reason)
+                              for name, xml in rows.items()])
             conn.execute("DELETE FROM datastores WHERE device = ?", [device])
+            conn.execute("DELETE FROM changes WHERE device = ?", [device])
             conn.execute("DELETE FROM profiles WHERE device = ?", [device])
             conn.execute("COMMIT")
         except BaseException:
@@ -252,6 +334,7 @@ class Storage:
             raise
         self._with_rows.discard(device)
         self._profiles.pop(device, None)
+        self._changes = {key: value for key, value in self._changes.items() if key[0] != device}
 
     def record_profile(self, device: str, profile: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO profiles (device, profile) VALUES (?, ?)",

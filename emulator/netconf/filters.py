@@ -44,10 +44,10 @@ class KeyIndex:
     """Candidate children by the text of one of their children, e.g. the
     ``interface`` entries whose ``name`` is ``eth0``.
 
-    ``persistent``: the tree is never changed while this index lives (a
-    datastore's trees are replaced, never edited), so a lookup table is built
-    once per (parent, child tag, key tag) and kept. Otherwise (a tree built for
-    one ``<get>``) each lookup is one C-level XPath scan.
+    ``persistent``: a lookup table is built once per (parent, child tag, key
+    tag) and kept, for a datastore's tree: the datastore tells the index
+    (:meth:`forget`) which parents an edit changed. Otherwise (a tree built
+    for one ``<get>``) each lookup is one C-level XPath scan.
     """
 
     def __init__(self, persistent: bool = False):
@@ -61,7 +61,8 @@ class KeyIndex:
         in document order. Those whose ``key_tag`` child holds more than text
         (a comment, an element) are always candidates."""
         if not self.persistent:
-            return _contains_scan(tag, key_tag)(parent, v=value.strip())
+            return _compiled("scan", tag, key_tag)(parent, v=" ".join(value.split()),
+                                                   ws=_OTHER_SPACE, spaces=_SPACES)
         table = self._tables.get((parent, tag, key_tag))
         if table is None:
             if parent.find(tag) is None:
@@ -74,6 +75,38 @@ class KeyIndex:
             return list(found)
         chosen = set(found) | set(irregular)
         return [child for child in parent.iterchildren(tag) if child in chosen]
+
+    def forget(self, parents: list[etree._Element], root: etree._Element | None = None) -> bool:
+        """The tree was changed by steps under each of ``parents`` (children
+        inserted, removed or replaced): forget the tables those steps can have
+        made wrong, those of the parents themselves (entries added or taken
+        away) and of their parents (an entry's key leaf replaced), and those of
+        lists no longer in the tree (``root``'s; by default the first parent's).
+        False: nothing kept is worth keeping."""
+        if not self._tables:
+            return False
+        changed = set()
+        for parent in parents:
+            changed.add(parent)
+            above = parent.getparent()
+            if above is not None:
+                changed.add(above)
+        if root is None and parents:
+            root = _top(parents[0])
+        for key in list(self._tables):
+            parent = key[0]
+            if parent in changed or (root is not None and _top(parent) is not root):
+                del self._tables[key]
+        return bool(self._tables)
+
+
+def _top(element: etree._Element) -> etree._Element:
+    """The root of the tree ``element`` is in (itself, when it was taken out)."""
+    while True:
+        parent = element.getparent()
+        if parent is None:
+            return element
+        element = parent
 
 
 def _table(parent: etree._Element, tag: str, key_tag: str) -> tuple[dict[str, list], list]:
@@ -101,8 +134,12 @@ def _compiled(kind: str, tag: str, key_tag: str) -> etree.XPath:
             text = f"{name}/{key}"
         elif kind == "exact":
             text = f"{name}[{key} = $v]"
-        else:   # every entry whose key's string value contains $v (a superset of equality)
-            text = f"{name}[{key}[contains(., $v)]]"
+        else:
+            # every entry whose key's text, its white space (Python's: str.strip)
+            # collapsed, is $v, and every entry whose key holds more than text: a
+            # superset of the entries whose key's text, stripped, is the value
+            text = (f"{name}[{key}[normalize-space(translate(., $ws, $spaces)) = $v "
+                    "or node()[not(self::text())]]]")
         found = etree.XPath(text, namespaces={k: v for k, v in namespaces.items() if v})
         if len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.clear()
@@ -120,8 +157,11 @@ def _keys_of(tag: str, key_tag: str) -> etree.XPath:
     return _compiled("keys", tag, key_tag)
 
 
-def _contains_scan(tag: str, key_tag: str) -> etree.XPath:
-    return _compiled("scan", tag, key_tag)
+# White space Python's str.strip() removes that XPath's normalize-space() keeps
+# (of the characters XML allows), and as many spaces.
+_OTHER_SPACE = "\x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + \
+    "\u2028\u2029\u202f\u205f\u3000"
+_SPACES = " " * len(_OTHER_SPACE)
 
 
 def _namespace(tag: str) -> str | None:
@@ -468,26 +508,67 @@ def reaches(filter_element: etree._Element | None):
     """Which top-level nodes a ``<filter>`` can select from: a predicate over
     their tags, or None when it may be any (no filter, an XPath beyond the
     simple form, a content match at the top). Lets ``<get>`` build only those."""
+    return _top_level(filter_element, whole=False)
+
+
+def _top_level(filter_element: etree._Element | None, whole: bool):
+    """A predicate over the top-level tags a filter names (see reaches and
+    whole_top_level); ``whole``: only when it names nothing below them."""
     if filter_element is None:
         return None
     kind = filter_element.get("type", "subtree")
     if kind == "subtree":
         tops = list(_elements(filter_element))
+        if whole and (not tops or any(len(f) or f.attrib or (f.text or "").strip()
+                                      for f in tops)):
+            return None
         if any(_kind(f) == "content" for f in tops):
             return None   # a content match at the top selects every top-level node
         tags = {f.tag for f in tops if f.tag[0] == "{"}
         local = {f.tag for f in tops if f.tag[0] != "{"}   # the empty-namespace wildcard
         return lambda tag: tag in tags or tag.rpartition("}")[2] in local
     if kind == "xpath":
-        select = filter_element.get("select") or ""
         tags = set()
-        for part in select.split("|"):
+        for part in (filter_element.get("select") or "").split("|"):
             steps = _simple_steps(part, filter_element.nsmap)
             if not steps:
                 return None
+            if whole:
+                if len(steps) != 1 or steps[0][1]:
+                    return None
+                try:
+                    rewrite(part, None)   # (what the plain path refuses, it refuses)
+                except XPathSyntaxError:
+                    return None
             tags.add(steps[0][0])
         return tags.__contains__
     return None
+
+
+def keyed_entries(filter_element: etree._Element | None) \
+        -> tuple[str, str, list[tuple[str, str]]] | None:
+    """When a subtree filter selects nothing but entries of one list under one
+    top-level node, each entry by a content match (``<interfaces><interface>
+    <name>eth1</name>...</interface></interfaces>``): (the top-level tag, the
+    entries' tag, [(the first content match's tag, its value), ...], one per
+    entry node). Only entries whose child matches one of those can then be
+    in the answer. Otherwise None."""
+    if filter_element is None or filter_element.get("type", "subtree") != "subtree":
+        return None
+    tops = list(_elements(filter_element))
+    if len(tops) != 1 or tops[0].tag[0] != "{" or tops[0].attrib \
+            or _kind(tops[0]) != "containment":
+        return None
+    entries = list(_elements(tops[0]))
+    keys = []
+    for entry in entries:
+        if entry.tag != entries[0].tag or entry.attrib or _kind(entry) != "containment":
+            return None
+        key = _lookup_key(entry)
+        if key is None:
+            return None
+        keys.append((key.tag, (key.text or "").strip()))
+    return tops[0].tag, entries[0].tag, keys
 
 
 def whole_top_level(filter_element: etree._Element | None):
@@ -495,29 +576,7 @@ def whole_top_level(filter_element: etree._Element | None):
     xmlns=".."/>``, ``/if:interfaces``), a predicate over their tags: the answer
     is then those nodes as they are, and can be written without copying them.
     Otherwise None."""
-    if filter_element is None:
-        return None
-    kind = filter_element.get("type", "subtree")
-    if kind == "subtree":
-        tops = list(_elements(filter_element))
-        if not tops or any(len(f) or f.attrib or (f.text or "").strip() for f in tops):
-            return None
-        tags = {f.tag for f in tops if f.tag[0] == "{"}
-        local = {f.tag for f in tops if f.tag[0] != "{"}
-        return lambda tag: tag in tags or tag.rpartition("}")[2] in local
-    if kind == "xpath":
-        tags = set()
-        for part in (filter_element.get("select") or "").split("|"):
-            steps = _simple_steps(part, filter_element.nsmap)
-            if not steps or len(steps) != 1 or steps[0][1]:
-                return None
-            try:
-                rewrite(part, None)   # (what the plain path refuses, it refuses)
-            except XPathSyntaxError:
-                return None
-            tags.add(steps[0][0])
-        return tags.__contains__
-    return None
+    return _top_level(filter_element, whole=True)
 
 
 def apply(data: etree._Element, filter_element: etree._Element, error_path: str,

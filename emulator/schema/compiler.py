@@ -11,8 +11,8 @@ import os
 import re
 import threading
 from decimal import Decimal
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from pyang import context, error, repository

@@ -48,7 +48,7 @@ class Validation:
         self.errors: list[RpcError] = []
         self.constrained: list[tuple[etree._Element, SchemaNode]] = []
         self.defaults: list[etree._Element] = []
-        self._targets: dict[tuple[int, int], set] = {}
+        self._targets: dict[tuple[int, etree._Element], set] = {}
 
     # -- reporting ----------------------------------------------------------
 
@@ -461,7 +461,9 @@ class Validation:
                 while path.startswith("../") and anchor is not None:
                     anchor = anchor.getparent()
                     path = path[3:]
-        key = (id(leafref), id(anchor)) if anchor is not None else None
+        # (the anchor itself, not its id: the key keeps it alive, so that no
+        # other element can come to have its id while the run lasts)
+        key = (id(leafref), anchor) if anchor is not None else None
         cached = self._targets.get(key) if key else None
         if cached is not None:
             return cached
