@@ -178,7 +178,7 @@ def test_drill_command_reports_progress_and_fails_on_a_missed_expectation(tmp_pa
 def test_drill_command_exits_zero_when_every_expectation_is_met(tmp_path):
     (tmp_path / "d.yaml").write_text(DRILL.replace("rpc: get,", "rpc: get, none: true,"))
     done = cli("drill", "d.yaml", "--clock", "virtual", "--port", "0", "--data-dir", "data",
-               cwd=tmp_path)
+               "--grace", "0.2", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "expectations: 1 met, 0 missed" in done.stdout
 

@@ -479,3 +479,18 @@ def test_sessions_affected_counts_the_sessions_an_event_hit(fleet):
             event: device-hang
         """)
     assert run.status()["sessions_affected"] == 2 and run.status()["devices_affected"] == 2
+
+
+def test_components_are_selected_by_name_and_glob(fleet):
+    run = play(fleet, """
+        name: hw
+        steps:
+          - at: 1s
+            target: {devices: core-1, components: "fan-*"}
+            event: hardware-failure
+            duration: 1m
+        """, until=2)
+    assert [(e["device"], e["component"]) for e in run.timeline if e["kind"] == "event"] == \
+        [("core-1", "fan-1"), ("core-1", "fan-2")]
+    fleet.runtime.clock.advance(100)
+    assert [e["component"] for e in run.timeline if e["kind"] == "undo"] == ["fan-1", "fan-2"]

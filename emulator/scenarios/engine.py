@@ -436,9 +436,10 @@ class Run:
     def _close(self, window: Window) -> None:
         if window.state != "open":
             return
-        if self.grace > 0 and getattr(self.clock, "virtual", False) and not window.expect.none:
+        if self.grace > 0 and getattr(self.clock, "virtual", False):
             # On a virtual clock a client in another process needs real time to
-            # act: time stands at the window's end for the grace, or until it does.
+            # act (or to misbehave, for a "must not"): time stands at the window's
+            # end for the grace, or until it does.
             self.clock.hold(window, self.grace)
             handle = asyncio.get_running_loop().call_later(
                 self.grace, lambda: self._closed(window))
