@@ -103,6 +103,8 @@ def parse(text: str, path: Path | str) -> Any:
         raise FixtureError(path, line, f"invalid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise FixtureError(path, None, f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise FixtureError(path, None, "invalid YAML: nested too deeply") from None
 
 
 def expect_mapping(value: Any, path: Path, line: int, what: str) -> YDict:

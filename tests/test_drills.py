@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 
 import pytest
 from lxml import etree
@@ -494,3 +495,24 @@ def test_components_are_selected_by_name_and_glob(fleet):
         [("core-1", "fan-1"), ("core-1", "fan-2")]
     fleet.runtime.clock.advance(100)
     assert [e["component"] for e in run.timeline if e["kind"] == "undo"] == ["fan-1", "fan-2"]
+
+
+@pytest.mark.parametrize("text, words", [
+    ("name: x\nsteps: " + "[" * 20000 + "]" * 20000 + "\n", ["nested more than 64"]),
+    ("name: x\nsteps:\n" + "".join("  " * i + "- \n" for i in range(1, 400)),
+     ["hostile.yaml:4: steps[0]:", "..."]),
+    ("a: &a [1,1,1,1,1,1,1,1,1,1]\n"
+     + "".join(f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdef", "bcdefg"))
+     + "name: x\nsteps: []\n", ["at most 100000 values"]),
+    ("name: 'a b" + "c" * 5000 + "'\nsteps:\n  - at: 1s\n    event: device-hang\n",
+     ["hostile.yaml:1: name:", "..."]),
+], ids=["brackets", "indentation", "aliases", "a long value"])
+def test_hostile_drill_files_are_refused_quickly_in_one_line(text, words):
+    started = time.monotonic()
+    with pytest.raises(model.ScenarioError) as caught:
+        model.parse(text, "hostile.yaml")
+    message = str(caught.value)
+    assert time.monotonic() - started < 5
+    assert message.startswith("hostile.yaml") and "\n" not in message and len(message) < 500
+    for word in words:
+        assert word in message, message

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -31,6 +32,9 @@ SCENARIOS = data_dir("scenarios")
 MAX_OCCURRENCES = 1_000_000
 # The largest drill file accepted (an upload through the API included).
 MAX_SOURCE = 256 * 1024
+MAX_VALUES = 100_000
+MAX_DEPTH = 64
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 
 
 class ScenarioError(FixtureError):
@@ -174,6 +178,9 @@ def parse(text: str, source: str) -> Scenario:
     """A drill from its YAML text; ``source`` names it in messages."""
     if len(text.encode("utf-8", "replace")) > MAX_SOURCE:
         raise ScenarioError(source, None, f"a drill file may have at most {MAX_SOURCE} bytes")
+    if _flow_depth(text) > MAX_DEPTH:
+        raise ScenarioError(source, None, f"a drill's values are nested more than {MAX_DEPTH} "
+                                          "deep")
     try:
         document = yamlfile.parse(text, source)
     except FixtureError as exc:
@@ -182,27 +189,58 @@ def parse(text: str, source: str) -> Scenario:
     return _build(document, source, text)
 
 
+def _flow_depth(text: str) -> int:
+    """How deep the text's flow brackets nest, at most (brackets in quoted text
+    count too: an over-estimate), before YAML's recursive parser sees them."""
+    depth = deepest = 0
+    for c in _NOT_BRACKETS.sub("", text):
+        depth += 1 if c in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def _check_schema(document: Any, source: str) -> None:
     if not isinstance(document, YDict):
         raise ScenarioError(source, getattr(document, "line", None) or 1,
                             "a drill is a mapping with name, description, seed and steps")
-    error = jsonschema.exceptions.best_match(_validator().iter_errors(_plain(document)))
+    try:
+        plain = _plain(document)
+    except _TooBig:
+        raise ScenarioError(source, None, f"a drill may hold at most {MAX_VALUES} values "
+                                          "(YAML aliases count each time they are used)") \
+            from None
+    except RecursionError:
+        raise ScenarioError(source, None, "a drill's values are nested too deeply") from None
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(plain))
     if error is None:
         return
     where, line, node = _locate(document, list(error.absolute_path))
     if error.validator == "additionalProperties" and isinstance(node, YDict):
         extra = [key for key in node if key not in error.schema.get("properties", {})]
         line = node.line_of(extra[0]) if extra else line
-    raise ScenarioError(source, line, f"{where}: {_say(error)}" if where else _say(error))
+    said = _say(error)
+    if len(said) > 300:      # (jsonschema quotes the whole value it refuses)
+        said = said[:300] + "..."
+    raise ScenarioError(source, line, f"{where}: {said}" if where else said)
 
 
-def _plain(value: Any) -> Any:
-    # (jsonschema wants JSON types: YAML's dates and such are refused as strings would be)
+def _plain(value: Any, budget: list[int] | None = None) -> Any:
+    """The document as JSON types for jsonschema, at most MAX_VALUES values in
+    all (YAML's aliases can make a short file stand for a billion of them)."""
+    if budget is None:
+        budget = [MAX_VALUES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooBig
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, budget) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, budget) for v in value]
     return value
+
+
+class _TooBig(Exception):
+    pass
 
 
 def _locate(document: Any, path: list) -> tuple[str, int | None, Any]:
