@@ -10,11 +10,12 @@ import logging
 import re
 import signal
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
 from emulator import __version__, readyfile
-from emulator.clock import MIN_AUTOJUMP_IDLE, RealClock, VirtualClock
+from emulator.clock import LATEST, MIN_AUTOJUMP_IDLE, RealClock, VirtualClock
 from emulator.fleet import load_fleet
 from emulator.runtime import Limits, Runtime
 from emulator.scenarios import model, report
@@ -254,7 +255,9 @@ def _emulator(args: argparse.Namespace) -> Emulator:
     return Emulator(fleet, options)
 
 
-def _drill_checks(args: argparse.Namespace) -> None:
+def _drill_checks(args: argparse.Namespace, scenario: Scenario | None) -> None:
+    if scenario is not None and time.time() + scenario.length / args.speed >= LATEST:
+        raise _Refused(f"at --speed {args.speed:g} the drill would end past the year 9999")
     if args.wait_for_sessions < 0:
         raise _Refused("--wait-for-sessions must be 0 or more")
     if args.timeline is not None:
@@ -279,7 +282,7 @@ def _load_drill(name: str) -> Scenario:
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
         scenario = _load_drill(args.scenario) if args.scenario else None
-        _drill_checks(args)
+        _drill_checks(args, scenario)
         emulator = _emulator(args)
     except _Refused as exc:
         return _fail(exc)
@@ -376,7 +379,7 @@ EXIT_MISSED, EXIT_CANNOT_PLAY, EXIT_INTERRUPTED = 1, 3, 130
 def cmd_drill(args: argparse.Namespace) -> int:
     try:
         scenario = _load_drill(args.scenario)
-        _drill_checks(args)
+        _drill_checks(args, scenario)
         if args.url:
             return asyncio.run(_drill_remote(args, scenario))
         emulator = _emulator(args)
@@ -502,19 +505,26 @@ async def _drill_remote(args: argparse.Namespace, scenario: Scenario) -> int:
         stream = asyncio.ensure_future(call(f"/api/scenarios/runs/{run_id}/stream", timeout=7 * 86400.0,
                                             streaming_callback=received))
         stopper = asyncio.ensure_future(interrupted.wait())
-        while not stream.done():
-            await asyncio.wait([stream, stopper], timeout=0.5)
-            if stopper.done() and not stream.done():
-                await call(f"/api/scenarios/runs/{run_id}/stop", {})
-            try:
-                progress.update(json.loads(await call(f"/api/scenarios/runs/{run_id}")))
-            except (HTTPClientError, OSError):
-                pass
-        stopper.cancel()
-        status = json.loads(await call(f"/api/scenarios/runs/{run_id}"))
-        progress.update(status)
-    if args.timeline is not None:
-        args.timeline.write_bytes(await call(f"/api/scenarios/runs/{run_id}/timeline"))
+        stopped = False
+        try:
+            while not stream.done():
+                await asyncio.wait([stream, stopper], timeout=0.5)
+                if stopper.done() and not stream.done() and not stopped:
+                    stopped = True
+                    await call(f"/api/scenarios/runs/{run_id}/stop", {})
+                try:
+                    progress.update(json.loads(await call(f"/api/scenarios/runs/{run_id}")))
+                except (HTTPClientError, OSError):
+                    pass      # (the stream says whether the server is still there)
+            stream.result()
+            status = json.loads(await call(f"/api/scenarios/runs/{run_id}"))
+            progress.update(status)
+            if args.timeline is not None:
+                args.timeline.write_bytes(await call(f"/api/scenarios/runs/{run_id}/timeline"))
+        except (HTTPClientError, OSError, ValueError) as exc:
+            return _fail(f"{base}: lost the drill {run_id}: {_api_error(exc)}", EXIT_CANNOT_PLAY)
+        finally:
+            stopper.cancel()
     return _finish_report(args, status, progress)
 
 

@@ -506,6 +506,13 @@ class Device:
         else:
             self._boot()
 
+    def boot(self) -> None:
+        """Come up now from a reboot (its downtime cut short)."""
+        if self.status is Status.REBOOTING:
+            if self._status_timer is not None:
+                self._status_timer.cancel()
+            self._boot()
+
     def _boot(self) -> None:
         self._status_timer = None
         self.started = self.clock.now()
@@ -552,7 +559,7 @@ class Device:
     def record(self, direction: str, session_id: int, message: str | bytes) -> None:
         if isinstance(message, bytes):
             message = message.decode("utf-8", "replace")
-        for observe in self.runtime.journal_observers:
+        for observe in tuple(self.runtime.journal_observers):   # (one may leave as it runs)
             observe(self, direction, session_id, message)
         if len(message) > JOURNAL_TEXT_LIMIT:
             cut = len(message) - JOURNAL_TEXT_LIMIT

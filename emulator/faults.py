@@ -98,13 +98,32 @@ PASS = Verdict()
 class Faults:
     """A device's faults and effects in force."""
 
-    __slots__ = ("rpc", "effects", "epoch", "storms")
+    __slots__ = ("rpc", "effects", "epoch", "storms", "holds")
 
     def __init__(self) -> None:
         self.rpc: list[RpcFault] = []
         self.effects: set[Any] = set()
+        # Effects that hold a link down, by interface: (its state before the
+        # first of them, the effects). The link comes back when the last is undone.
+        self.holds: dict[str, tuple[bool, set[Any]]] = {}
         self.epoch = 0        # how many times it was cleared (an effect from before is over)
         self.storms = 0       # storms raised so far (each storm's number)
+
+    def hold(self, interface: str, effect: Any, state: bool) -> None:
+        """``effect`` holds the link down; ``state`` is the link's before it."""
+        base, holders = self.holds.get(interface, (state, set()))
+        holders.add(effect)
+        self.holds[interface] = (base, holders)
+
+    def release(self, interface: str, effect: Any) -> bool | None:
+        """``effect`` no longer holds the link: the state to put back when it was
+        the last holder, else None (another effect still holds it down)."""
+        base, holders = self.holds.get(interface, (None, set()))
+        holders.discard(effect)
+        if holders:
+            return None
+        self.holds.pop(interface, None)
+        return base
 
     def add(self, fault: RpcFault) -> None:
         self.rpc.append(fault)
@@ -117,6 +136,7 @@ class Faults:
         """Every fault gone, every effect's timer cancelled (nothing is undone)."""
         self.epoch += 1
         self.rpc.clear()
+        self.holds.clear()
         effects, self.effects = self.effects, set()
         for effect in effects:
             effect.drop()

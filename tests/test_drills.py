@@ -3,6 +3,7 @@ errors, expectations, reports, stop and restore, determinism."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import textwrap
 import time
@@ -10,7 +11,7 @@ import time
 import pytest
 from lxml import etree
 
-from emulator.clock import VirtualClock
+from emulator.clock import RealClock, VirtualClock
 from emulator.fleet import load_fleet
 from emulator.runtime import Runtime
 from emulator.scenarios import model, report, schema
@@ -191,6 +192,8 @@ def test_interfaces_by_glob_and_a_device_without_them(fleet):
      ["expect.of", "'nope'"]),
     ("  - at: 1s\n    event: device-hang\n  - expect: {rpc: get, within: 5s, match: '//['}\n",
      6, ["not an XPath"]),
+    ("  - at: 1s\n    event: device-hang\n  - expect: {rpc: get, within: 5s, match: '//x:get'}\n",
+     6, ["not an XPath", "Undefined namespace prefix"]),
     ("  - at: 1s\n    event: device-hang\n    target: {sample: 0}\n", 6, ["target.sample"]),
     ("  - at: 1s\n    event: link-up\n    duration: 5s\n", 6, ["not undone by time"]),
     ("  - at: 1s\n    event: device-hang\n  - at: 2s\n    event: device-hang\n"
@@ -516,3 +519,147 @@ def test_hostile_drill_files_are_refused_quickly_in_one_line(text, words):
     assert message.startswith("hostile.yaml") and "\n" not in message and len(message) < 500
     for word in words:
         assert word in message, message
+
+
+# -- what an independent review found -----------------------------------------------------
+
+def test_on_the_real_clock_steps_at_one_drill_time_keep_their_order():
+    async def main() -> Run:
+        fleet = load_fleet(None, Runtime(clock=RealClock()))
+        run = Run(drill("""
+            name: order
+            steps:
+              - at: 100ms
+                target: {devices: core-1, interfaces: eth0}
+                event: link-down
+                duration: 100ms
+              - after: 0s
+                expect: {rpc: commit, none: true, within: 100ms}
+            """), fleet, fleet.runtime)
+        run.start()
+        await asyncio.wait_for(run.finished(), 10)
+        return run
+    for _ in range(5):
+        run = asyncio.run(main())
+        assert [(e["kind"], e.get("state")) for e in run.timeline if e["kind"] != "run"] == \
+            [("event", None), ("expect", "open"), ("undo", None), ("expect", "met")]
+
+
+def test_a_request_during_the_grace_hold_counts_at_any_speed():
+    async def main(speed: float) -> dict:
+        fleet = load_fleet(None, Runtime(clock=VirtualClock()))
+        connection, _ = connect(fleet.get("core-1"))
+        run = Run(drill(EXPECT.replace("EXPECTATION", "{rpc: get, within: 7s}")), fleet,
+                  fleet.runtime, speed=speed, grace=5.0)
+        run.start()
+        fleet.runtime.clock.advance(17.0000001 / speed)     # the window's end: held
+        assert fleet.runtime.clock._held()
+        request(connection)
+        fleet.runtime.clock.advance(100)
+        await asyncio.wait_for(run.finished(), 10)
+        return run.status()
+    for speed in (1, 60, 7):
+        status = asyncio.run(main(speed))
+        assert status["verdict"] == "pass", (speed, status["windows"])
+
+
+def test_overlapping_link_downs_leave_the_link_as_it_was(fleet):
+    run = play(fleet, """
+        name: overlap
+        steps:
+          - at: 0s
+            target: {devices: core-1, interfaces: eth0}
+            event: link-down
+            duration: 10s
+          - at: 5s
+            target: {devices: core-1, interfaces: eth0}
+            event: link-down
+            duration: 60s
+        """, until=30)
+    link = fleet.get("core-1").operational().link
+    assert link("eth0").oper_up is False                  # the second still holds it down
+    fleet.runtime.clock.advance(60)
+    assert run.state is State.FINISHED and link("eth0").oper_up is True
+
+
+def test_a_run_that_ends_inside_the_journal_does_not_hide_the_request_from_another():
+    async def main() -> tuple[dict, dict]:
+        fleet = load_fleet(None, Runtime(clock=VirtualClock()))
+        connection, _ = connect(fleet.get("core-1"))
+        first = Run(drill(EXPECT.replace("EXPECTATION", "{rpc: get, within: 1s}")), fleet,
+                    fleet.runtime, grace=5.0)
+        second = Run(drill(EXPECT.replace("EXPECTATION", "{rpc: get, within: 1m}")), fleet,
+                     fleet.runtime, run_id="run-2")
+        first.start()
+        second.start()
+        fleet.runtime.clock.advance(11)        # the first's window is held at its end
+        request(connection)
+        fleet.runtime.clock.advance(100)
+        await asyncio.wait_for(first.finished(), 10)
+        return first.status(), second.status()
+    first, second = asyncio.run(main())
+    assert first["windows"][0]["state"] == "met" and second["windows"][0]["state"] == "met"
+
+
+def test_timelines_hold_no_absolute_clock_times():
+    text = """
+        name: flap
+        seed: 4
+        steps:
+          - at: 1s
+            target: {devices: core-1, interfaces: eth0}
+            event: link-flap
+            params: {count: 2, period: 10s}
+          - at: 2s
+            target: {devices: core-1}
+            event: notification-storm
+            params: {rate: 10}
+            duration: 2s
+        """
+    lines = []
+    for offset in (0, 3600):
+        fleet = load_fleet(None, Runtime(clock=VirtualClock()))
+        fleet.runtime.clock.advance(offset)
+        run = play(fleet, text)
+        lines.append([json.dumps(e, sort_keys=True) for e in run.timeline])
+    assert lines[0] == lines[1]
+
+
+def test_restore_brings_a_rebooting_device_up(fleet):
+    run = play(fleet, """
+        name: r
+        steps:
+          - at: 1s
+            target: {devices: core-1}
+            event: device-reboot
+            params: {downtime: 1h}
+        """, until=10)
+    assert fleet.get("core-1").status.value == "rebooting"
+    run.stop(restore=True)
+    assert fleet.get("core-1").status.value == "up"
+
+
+def test_effects_kept_for_restore_are_bounded(fleet, monkeypatch):
+    monkeypatch.setattr("emulator.scenarios.engine.MAX_ACTIVE", 2)
+    run = play(fleet, """
+        name: many
+        steps:
+          - at: 1s
+            target: {devices: core-1, interfaces: "eth*"}
+            event: link-down
+        """)
+    assert run.errors == 1 and sum(e["kind"] == "error" for e in run.timeline) == 1
+    run.stop(restore=True)
+    links = fleet.get("core-1").operational().link
+    assert [links(n).oper_up for n in ("eth0", "eth1", "eth2")] == [True, True, False]
+
+
+def test_a_drill_that_would_end_past_the_clocks_last_year_is_refused(fleet):
+    from emulator.scenarios.runs import CannotPlay, Runs
+    with pytest.raises(CannotPlay):
+        Runs(fleet, fleet.runtime).start(drill("""
+            name: slow
+            steps:
+              - at: 365d
+                event: device-hang
+            """), speed=1e-6)

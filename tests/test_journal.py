@@ -365,3 +365,21 @@ def test_stored_steps_are_made_when_rows_are_read_set_aside_or_forgotten(tmp_pat
     with pytest.raises(StorageError, match="--fresh"):
         storage.load_tree("f", "running")
     storage.close()
+
+
+@pytest.mark.parametrize("error_option", ["continue-on-error", "stop-on-error"])
+def test_a_new_entry_with_a_bad_insert_anchor_is_refused_not_an_internal_error(error_option):
+    device = load_fleet(None, Runtime(clock=VirtualClock())).get("core-1")
+    connection, wire = connect(device)
+    connection.receive(
+        f'<rpc message-id="1" xmlns="{NC}"><edit-config><target><running/></target>'
+        f"<error-option>{error_option}</error-option><config>"
+        '<system xmlns="urn:ietf:params:xml:ns:yang:ietf-system" '
+        'xmlns:yang="urn:ietf:params:xml:ns:yang:1"><dns-resolver>'
+        "<server yang:insert=\"before\" yang:key=\"[name='nope']\"><name>s0</name>"
+        "<udp-and-tcp><address>10.0.0.3</address></udp-and-tcp></server>"
+        "</dns-resolver></system></config></edit-config></rpc>")
+    reply = wire.last()
+    tags = [e.findtext(f"{{{NC}}}error-tag") for e in reply.iter(f"{{{NC}}}rpc-error")]
+    assert tags == ["bad-attribute"], etree.tostring(reply)
+    assert not device.running().xpath("//*[local-name()='server'][*[local-name()='name']='s0']")

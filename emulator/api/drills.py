@@ -13,11 +13,13 @@ import tornado.iostream
 from emulator.api.handlers import ApiError, ApiHandler, ApiJsonBody
 from emulator.scenarios import model
 from emulator.scenarios.engine import Run, State
-from emulator.scenarios.runs import TooManyRuns
+from emulator.scenarios.runs import CannotPlay, TooManyRuns
 
 # Entries a stream client may fall behind by before it is let go (its memory
 # is ours): a drill that raises 200 events a second leaves 50 s of slack.
 STREAM_BACKLOG = 10_000
+# Clients following one run's stream at once (each is called on every entry).
+MAX_STREAMS = 32
 MAX_SPEED = 1_000_000.0
 
 
@@ -85,6 +87,8 @@ class RunsHandler(ApiJsonBody):
                 wait_for_sessions=sessions or 0)
         except TooManyRuns as exc:
             raise ApiError(409, str(exc)) from None
+        except CannotPlay as exc:
+            raise ApiError(400, str(exc)) from None
         self.set_header("Location", f"/api/scenarios/runs/{run.id}")
         self.send_json(run.status(), 201)
 
@@ -145,6 +149,8 @@ class RunStreamHandler(RunHandler):
 
     async def get(self, run_id: str) -> None:
         run = self.run(run_id)
+        if len(run.listeners) >= MAX_STREAMS:
+            raise ApiError(429, f"{MAX_STREAMS} clients follow this run already")
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("X-Accel-Buffering", "no")
         queue: asyncio.Queue = asyncio.Queue()

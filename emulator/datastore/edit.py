@@ -214,6 +214,8 @@ class _Editor:
                     key = item.find(key_tag)
                     shell.append(self.clean_copy(key))
                 self.insert(shell, target_parent, node, item)
+                if shell.getparent() is None:
+                    return        # (not placed: insert said why; continue-on-error goes on)
                 self.result.changes.append(("merge", item))
                 existing = shell
             elif item.get(INSERT) is not None:

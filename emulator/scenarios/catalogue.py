@@ -432,9 +432,20 @@ def _link(up: bool) -> Callable[[Device, dict, Raised, random.Random], None]:
         before = device.link(interface).oper_up
         raised.result.update(device.set_link(interface, up))
         raised._start()
-        if not up:
-            raised._undo = lambda: _restore_link(device, interface, before)
+        if up:
+            device.faults.holds.pop(interface, None)    # (what held it down is overridden)
+        else:
+            device.faults.hold(interface, raised, before)
+            raised._undo = lambda: _release_link(device, interface, raised)
     return apply
+
+
+def _release_link(device: Device, interface: str, effect: Any) -> None:
+    """An effect that held a link down ends: the link goes back to what it was
+    before the first such effect, unless another still holds it down."""
+    state = device.faults.release(interface, effect)
+    if state is not None:
+        _restore_link(device, interface, state)
 
 
 def _restore_link(device: Device, interface: str, up: bool) -> None:
@@ -447,6 +458,8 @@ def _restore_link(device: Device, interface: str, up: bool) -> None:
 def _link_flap(device: Device, params: dict, raised: Raised, rng: random.Random) -> None:
     interface, count, period = params["interface"], params["count"], params["period"]
     before = device.link(interface).oper_up
+    if interface in device.faults.holds:       # (held down by another effect: stays so)
+        before = False
     raised.result.update(device.set_link(interface, False), event="link-flap", flaps=count)
     raised._start()
     raised.ends_at = device.clock.now() + (count - 1) * period + period / 2
@@ -478,6 +491,11 @@ def _reboot(device: Device, params: dict, raised: Raised, rng: random.Random) ->
         mark = device.status_changes
         raised.ends_at = device.clock.now() + params["downtime"]
         raised._alive = lambda: device.status_changes == mark
+
+        def undo() -> None:       # (a drill stopped with restore: up now)
+            if device.status_changes == mark:
+                device.boot()
+        raised._undo = undo
     else:
         raised.finish()       # (no downtime: it is up again already)
 

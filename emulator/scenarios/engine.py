@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import heapq
 import itertools
 import json
 import logging
@@ -42,6 +43,17 @@ TIMELINE_KEPT = 100_000
 # (the counts cover all).
 MAX_WINDOWS = 100_000
 STATUS_WINDOWS = 1_000
+# Effects in force a run keeps, to undo them on a stop with restore (a step
+# every millisecond on 10,000 interfaces would keep millions); past it, the
+# rest are not restored (an error entry says so, once).
+MAX_ACTIVE = 100_000
+# Lateness samples kept; past it every other one is dropped and only every
+# second one kept from then on (the percentiles stay fair).
+LATENESS_KEPT = 1_000_000
+# Result fields that are not the drill's own (absolute clock times, a
+# device's running counters): left out of the timeline, so that the same seed
+# gives the same lines.
+UNSTABLE = frozenset({"ends-at", "storm"})
 LATENESS_SAMPLE = 100_000
 # How often a run waiting for sessions looks again (real seconds).
 WAIT_POLL = 0.05
@@ -64,7 +76,7 @@ class Window:
     time), a client must (or must not, ``none``) send one of ``rpcs``."""
 
     __slots__ = ("step", "occurrence", "device", "opens", "closes", "state", "evidence", "seen",
-                 "_timer")
+                 "held")
 
     def __init__(self, step: Step, occurrence: int, device: str, opens: float, closes: float):
         self.step = step
@@ -75,7 +87,7 @@ class Window:
         self.state = "open"
         self.evidence: dict[str, Any] | None = None
         self.seen: Counter = Counter()       # what the device was sent meanwhile
-        self._timer: Any = None
+        self.held = False                    # at its end, waiting the grace for a client
 
     @property
     def expect(self):
@@ -123,15 +135,22 @@ class Run:
         self.devices_affected: set[str] = set()
         self.sessions_affected = 0
         self.lateness = array("d")               # seconds, for each event raised
+        self._late_stride = 1
         self._lateness: tuple[int, dict[str, float]] = (0, {})
         self.fired: Counter = Counter()           # occurrences fired, by step index
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._timeline_file = timeline_file
         self._by_name = {d.name: d for d in self.devices}
-        self._timers: dict[int, Any] = {}
-        self._timer_ids = itertools.count()
+        # What is due, in drill time: (t, order, callback), run in that order by
+        # one clock timer at a time (two steps at one drill time keep their order,
+        # which separate timers on the loop's clock would not promise).
+        self._queue: list[tuple[float, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self._timer: Any = None
+        self._timer_at: float | None = None
         self._active: dict[int, tuple[Step, Device, str | None, catalogue.Raised]] = {}
         self._active_ids = itertools.count()
+        self._active_full = False
         self._targets: dict[Target, list[Device]] = {}
         self._hit: dict[int, list[str]] = {}      # devices each event step hit last
         self._windows: list[Window] = []
@@ -154,17 +173,36 @@ class Run:
         return self.started + t / self.speed
 
     def _later(self, t: float, callback: Callable[[], None]) -> None:
-        """A timer at drill time ``t``; the run finishes when none is left."""
-        key = next(self._timer_ids)
+        """Run ``callback`` at drill time ``t``; the run finishes when nothing is due."""
+        heapq.heappush(self._queue, (t, next(self._order), callback))
+        self._arm()
 
-        def run() -> None:
-            self._timers.pop(key, None)
+    def _arm(self) -> None:
+        if not self._queue:
+            return
+        t = self._queue[0][0]
+        if self._timer is not None:
+            if self._timer_at <= t:
+                return
+            self._timer.cancel()
+        self._timer_at = t
+        self._timer = self.clock.call_at(self._at(t), self._due)
+
+    def _due(self) -> None:
+        self._timer = None
+        now = self._timer_at
+        while self._queue and self._queue[0][0] <= now and self.state is State.RUNNING:
+            callback = heapq.heappop(self._queue)[2]
             try:
                 callback()
-            finally:
-                if not self._timers and self.state is State.RUNNING:
-                    self._finish()
-        self._timers[key] = self.clock.call_at(self._at(t), run)
+            except Exception:      # (one broken step must not stop the drill)
+                log.exception("drill %s: a step failed", self.scenario.name)
+        if self.state is not State.RUNNING:
+            return
+        if self._queue:
+            self._arm()
+        else:
+            self._finish()
 
     # -- starting and stopping -----------------------------------------------
 
@@ -196,9 +234,8 @@ class Run:
         self.runtime.journal_observers.append(self._observe)
         self._record({"t": 0.0, "kind": "run", "state": "running"})
         for step in self.scenario.steps:
-            for occurrence, t in enumerate(step.times()):
-                self._later(t, lambda s=step, k=occurrence, t=t: self._fire(s, k, t))
-        if not self._timers:
+            self._later(step.time, lambda s=step: self._fire(s, 0, s.time))
+        if not self._queue:
             self._finish()
 
     def stop(self, restore: bool = False) -> None:
@@ -224,9 +261,10 @@ class Run:
             self._undo(step, device, part, raised, t)
 
     def _cancel_timers(self) -> None:
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._queue.clear()
         for handle in self._loop_timers:
             handle.cancel()
         self._loop_timers.clear()
@@ -275,6 +313,14 @@ class Run:
             listener(entry)
 
     def _fire(self, step: Step, occurrence: int, t: float) -> None:
+        try:
+            self._occur(step, occurrence, t)
+        finally:
+            if occurrence + 1 < step.count:      # (the next one is set after this one's
+                following = step.time + (occurrence + 1) * step.every   # undos: they go first)
+                self._later(following, lambda: self._fire(step, occurrence + 1, following))
+
+    def _occur(self, step: Step, occurrence: int, t: float) -> None:
         self.fired[step.index] += 1
         rng = random.Random(f"{self.seed}/{step.index}/{occurrence}")
         chosen = selectors.devices(self._matched(step.target), step.target, rng, occurrence)
@@ -333,7 +379,11 @@ class Run:
                           "event": step.event, "device": device.name, "message": str(exc)})
             return
         self.events_raised += 1
-        self.lateness.append(max(late, 0.0))
+        if self.events_raised % self._late_stride == 0:
+            self.lateness.append(max(late, 0.0))
+            if len(self.lateness) >= LATENESS_KEPT:
+                self.lateness = self.lateness[::2]
+                self._late_stride *= 2
         self.devices_affected.add(device.name)
         self.sessions_affected += sessions
         result = raised.result
@@ -341,8 +391,21 @@ class Run:
                  "event": step.event, "device": device.name}
         if part is not None:
             entry[kind.target] = part
-        entry.update({k: v for k, v in result.items() if k not in entry and k != "event"})
+        entry.update({k: v for k, v in result.items()
+                      if k not in entry and k != "event" and k not in UNSTABLE})
         self._record(entry)
+        if raised.active and len(self._active) >= MAX_ACTIVE:
+            # (first forget what ended by itself: a flap's last cycle, a spent fault)
+            self._active = {k: v for k, v in self._active.items() if v[3].active}
+        if raised.active and len(self._active) >= MAX_ACTIVE:
+            if not self._active_full:
+                self._active_full = True
+                self.errors += 1
+                self._record({"t": _round(t), "kind": "error", "step": step.index,
+                              "name": step.name, "message": f"more than {MAX_ACTIVE} effects "
+                              "in force: the later ones are not undone by a stop with restore"})
+            if not undone_by_time:
+                return
         if raised.active:
             key = next(self._active_ids)
             self._active[key] = (step, device, part, raised)
@@ -416,7 +479,9 @@ class Run:
         t = self.drill_time()
         rpc = _MISSING
         for window in list(windows):
-            if window.state != "open" or t > window.closes + 1e-9:
+            # (drill time is clock time made relative: at a window's end it may be a
+            # hair past it; a window held for the grace is open until it is decided)
+            if window.state != "open" or (t > window.closes + 1e-6 and not window.held):
                 continue
             if rpc is _MISSING:
                 rpc = _rpc(message)
@@ -429,7 +494,7 @@ class Run:
                 continue
             if expect.xpath is not None and not _matches(expect.xpath, rpc):
                 continue
-            window.evidence = {"t": _round(t), "session": session_id, "operation": operation,
+            window.evidence = {"t": _round(min(t, window.closes)), "session": session_id, "operation": operation,
                                "message-id": rpc.get("message-id")}
             self._verdict(window, "missed" if expect.none else "met")
 
@@ -440,6 +505,7 @@ class Run:
             # On a virtual clock a client in another process needs real time to
             # act (or to misbehave, for a "must not"): time stands at the window's
             # end for the grace, or until it does.
+            window.held = True
             self.clock.hold(window, self.grace)
             handle = asyncio.get_running_loop().call_later(
                 self.grace, lambda: self._closed(window))
@@ -475,7 +541,7 @@ class Run:
         if window.evidence is not None:
             entry["evidence"] = window.evidence
         self._record(entry)
-        if self.state is State.RUNNING and not self._timers:
+        if self.state is State.RUNNING and not self._queue and self._timer is None:
             self._finish()
 
     # -- what it reports -----------------------------------------------------------

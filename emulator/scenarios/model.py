@@ -18,6 +18,7 @@ import jsonschema
 from lxml import etree
 
 from emulator import yamlfile
+from emulator.namespaces import NC_NS
 from emulator.paths import data_dir
 from emulator.scenarios import catalogue
 from emulator.scenarios.schema import DURATION as DURATION_SCHEMA
@@ -34,6 +35,7 @@ MAX_OCCURRENCES = 1_000_000
 MAX_SOURCE = 256 * 1024
 MAX_VALUES = 100_000
 MAX_DEPTH = 64
+_SAMPLE_RPC = etree.fromstring(f'<rpc xmlns="{NC_NS}" message-id="1"><get/></rpc>')
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 
 
@@ -412,7 +414,9 @@ def _expect(spec: YDict, index: int, by_name: dict[str, int], last_event: int | 
     namespaces = tuple(sorted((spec.get("namespaces") or {}).items()))
     if match is not None:
         try:
-            etree.XPath(match, namespaces=dict(namespaces))
+            # (compiled, then tried once: an undeclared prefix or an unknown
+            # function is only found when the expression runs)
+            etree.XPath(match, namespaces=dict(namespaces))(_SAMPLE_RPC)
         except etree.XPathError as exc:
             raise ScenarioError(source, spec.line_of("match"),
                                 f"steps[{index}].expect.match: not an XPath: {exc}") from None

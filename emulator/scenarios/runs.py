@@ -6,6 +6,7 @@ import itertools
 from collections import OrderedDict
 from typing import IO, Iterable
 
+from emulator.clock import LATEST
 from emulator.device import Device
 from emulator.runtime import Runtime
 from emulator.scenarios.engine import Run, State
@@ -19,6 +20,10 @@ MAX_KEPT = 16
 
 class TooManyRuns(Exception):
     pass
+
+
+class CannotPlay(ValueError):
+    """The drill cannot be played so (it would end past the clock's last time)."""
 
 
 class Runs:
@@ -40,6 +45,8 @@ class Runs:
     def start(self, scenario: Scenario, *, seed: int | None = None, speed: float = 1.0,
               grace: float = 0.0, wait_for_sessions: int = 0,
               timeline_file: IO[str] | None = None) -> Run:
+        if speed <= 0 or self.runtime.clock.now() + scenario.length / speed >= LATEST:
+            raise CannotPlay(f"at speed {speed:g} the drill would end past the year 9999")
         if len(self.playing()) >= MAX_PLAYING:
             raise TooManyRuns(f"{MAX_PLAYING} drills are playing already; stop one first")
         run = Run(scenario, self.fleet, self.runtime, run_id=f"run-{next(self._ids)}", seed=seed,

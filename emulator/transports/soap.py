@@ -345,7 +345,7 @@ class SoapHandler(tornado.web.RequestHandler):
         if self.request.method != "POST":
             return
         length = self.request.headers.get("Content-Length")
-        declared = int(length) if length and length.isdigit() else None
+        declared = int(length) if length and length.isascii() and length.isdigit() else None
         if declared is not None and declared > self.limit:
             self._oversize = True
             if declared > self.limit + DRAIN_BYTES:

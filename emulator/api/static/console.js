@@ -912,7 +912,14 @@ async function route() {
   const match = /^#\/device\/(.+)$/.exec(hash);
   if (match) {
     show("device");
-    await openDevice(decodeURIComponent(match[1]));
+    let name;
+    try {
+      name = decodeURIComponent(match[1]);
+    } catch (e) {        // (a hand-typed "#/device/%": not a name)
+      location.hash = "#/fleet";
+      return;
+    }
+    await openDevice(name);
     return;
   }
   if (hash === "#/drill") {
@@ -967,7 +974,12 @@ function wire() {
   });
   $("journal-refresh").addEventListener("click", loadJournal);
   $("dev-reconnect").addEventListener("click", () => {
-    const name = device.name || decodeURIComponent((/^#\/device\/(.+)$/.exec(location.hash) || [])[1] || "");
+    let name = device.name;
+    try {
+      name = name || decodeURIComponent((/^#\/device\/(.+)$/.exec(location.hash) || [])[1] || "");
+    } catch (e) {
+      name = "";
+    }
     if (!name) return;
     closeDevice().then(() => openDevice(name));
   });
