@@ -28,8 +28,7 @@ from lxml import etree
 from emulator import paths
 from emulator.schema.compiler import SchemaError, compile_modules
 from emulator.schema.model import Schema
-from emulator.yamlfile import (FixtureError, YList, check_keys, expect_list, expect_mapping,
-                               load)
+from emulator.yamlfile import FixtureError, YList, check_keys, expect_list, expect_mapping, load
 
 # Values every device has without being told.
 BUILTIN_VARS = ("name", "n", "i", "profile")

@@ -322,7 +322,7 @@ class NetconfFleet:
     def client(self, device: str, **kwargs: Any) -> Any:
         """A connected ncclient Manager (``emulator.client.connect``); closed by
         ``close_clients`` (the plugin: when the test ends)."""
-        from emulator.client import connect    # ncclient is an extra: only when asked
+        from emulator.client import connect  # ncclient is an extra: only when asked
 
         manager = connect(self.url(device), **{"timeout": 10.0, **kwargs})
         self._clients.append(manager)

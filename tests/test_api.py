@@ -8,7 +8,6 @@ from datetime import datetime
 import pytest
 
 
-
 def test_index_lists_the_endpoints(server):
     status, body = server.api("/api/")
     assert status == 200 and "GET /api/health" in body["endpoints"]
@@ -121,6 +120,7 @@ def test_a_body_that_is_not_declared_json_is_refused(server):
 
 def test_a_body_over_the_limit_gets_a_json_413_before_it_is_sent(server):
     import socket
+
     from emulator.api.handlers import BODY_LIMIT
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(f"POST /api/reset HTTP/1.1\r\nHost: 127.0.0.1\r\n"

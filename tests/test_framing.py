@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.transports.framing import (Framer, Framing, FramingError, MessageTooBig, frame)
+from emulator.transports.framing import Framer, Framing, FramingError, MessageTooBig, frame
 
 
 def messages(framer: Framer, *pieces: bytes) -> list[bytes]:

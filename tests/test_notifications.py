@@ -22,8 +22,8 @@ from lxml import etree
 from emulator.clock import VirtualClock, rfc3339
 from emulator.fleet import load_fleet
 from emulator.runtime import Limits, Runtime
-from tests.client import NC, NS, rpc_errors
 from emulator.transports.websocket import close_code
+from tests.client import NC, NS, rpc_errors
 from tests.memory import MemoryWire, connect
 from tests.memory import subscribe as subscribe_wire
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import random
 import signal
+import sqlite3
 import threading
 import urllib.request
 from datetime import datetime, timedelta, timezone
-
-import sqlite3
 
 import pytest
 from lxml import etree

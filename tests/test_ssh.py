@@ -17,9 +17,9 @@ from lxml import etree
 from ncclient import manager
 from ncclient.operations import RPCError
 
-from emulator.transports.framing import Framing, frame
 from emulator.clock import VirtualClock
 from emulator.settings import Options
+from emulator.transports.framing import Framing, frame
 from emulator.transports.ssh import SshError, raise_open_files_limit
 from tests.client import BASE10, BASE11, NC, NS, rpc_errors
 from tests.conftest import RunningServer

@@ -220,6 +220,7 @@ def test_a_client_that_does_not_read_its_replies_is_not_read_either(make_server,
         return connection._caught_up is not None, connection.unflushed, replies
 
     import time
+
     # (until the client's socket and ours are full and the server stops reading it:
     # that is the kernel's doing, not the clock's)
     deadline = time.monotonic() + 10
