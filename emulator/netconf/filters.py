@@ -287,19 +287,17 @@ class _Node:
     __slots__ = ("tag", "attributes", "content", "text", "children", "key")
 
     def __init__(self, element: etree._Element):
-        self.tag = element.tag
-        attributes = element.attrib
-        self.attributes = tuple(attributes.items()) if attributes else ()
+        self.tag = tag = element.tag
+        self.attributes = tuple(element.items())
         self.children: list[_Node] | None = None     # None: not a containment node
         self.key: _Node | None = None
         self.text = text = element.text
         self.content = False
         if len(element):
             children = self.children = [_Node(c) for c in _elements(element)]
-            if self.tag[0] == "{":    # (the empty-namespace wildcard matches every namespace)
-                for child, source in zip(children, _elements(element)):
-                    if child.tag[0] == "{" and not child.attributes and not len(source) \
-                            and (child.text or "").strip():
+            if tag[0] == "{":    # (the empty-namespace wildcard matches every namespace)
+                for child in children:
+                    if child.content and child.tag[0] == "{" and not child.attributes:
                         self.key = child
                         break
         elif text is not None and text.strip():

@@ -44,6 +44,7 @@ _LEADING_SPACE = re.compile(r"\s*")
 # What an attribute's value may hold to be written as it is (lxml escapes these).
 _ESCAPED_IN_ATTRIBUTE = re.compile(r'[&<>"\n\r\t]')
 _REPLY_HEAD = f'<rpc-reply xmlns="{NC_NS}" message-id="'
+_RPC = qn("rpc")
 
 
 def _memo_key(data: str) -> tuple[str | None, str]:
@@ -262,8 +263,9 @@ class Session:
             root = parse_message(data)
         except XMLRejected as exc:
             return self._reply_errors(None, [RpcError.malformed(str(exc), base11=self.base11)])
-        if root.tag != qn("rpc"):
-            what = "a session sends <hello> only once" if root.tag == qn("hello") \
+        tag = root.tag
+        if tag != _RPC:
+            what = "a session sends <hello> only once" if tag == qn("hello") \
                 else f"expected <rpc> in the base namespace, got {describe(root)}"
             return self._reply_errors(root, [RpcError.malformed(what, base11=self.base11)],
                                       echo=False)
