@@ -91,6 +91,16 @@ class JournalEntry(tuple):
     text = property(lambda self: self[4])
 
 
+class Memo(OrderedDict):
+    """Replies by request (see Device.remember), oldest first, and ``chars``: the
+    characters of request and reply text it holds (kept as it changes: summing
+    them on every insert cost a walk of every entry)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chars = 0
+
+
 class Device:
     __slots__ = ("name", "profile", "values", "index", "runtime", "sessions", "status",
                  "started", "_stats", "_datastores", "_operational", "_memo", "_events",
@@ -114,7 +124,7 @@ class Device:
         # Made on first use, so that a device nobody talks to costs little.
         self._stats: Counter | None = None
         self._datastores: Datastores | None = None
-        self._memo: OrderedDict | None = None
+        self._memo: Memo | None = None
         self._events: EventLog | None = None
         self._operational: OperationalState | None = None
         self._journal: deque[JournalEntry] | None = None
@@ -161,7 +171,7 @@ class Device:
         return self.profile.render(which, self.values)
 
     @property
-    def memo(self) -> OrderedDict | None:
+    def memo(self) -> Memo | None:
         """Replies that may be given again to the same request (see Session);
         none while an rpc fault is in force (a fault must strike every request)."""
         if self._faults is not None and self._faults.rpc:
@@ -171,14 +181,27 @@ class Device:
     def remember(self, key: str, entry: tuple) -> None:
         """Keep a reply (its text is ``entry[0]``) for the same request again: at
         most MEMO_SIZE of them and MEMO_BYTES of text, the oldest going first."""
-        if len(entry[0]) + len(key) > MEMO_BYTES:
+        size = len(entry[0]) + len(key)
+        if size > MEMO_BYTES:
             return
-        if self._memo is None:
-            self._memo = OrderedDict()
-        self._memo[key] = entry
-        while len(self._memo) > MEMO_SIZE or \
-                sum(len(k) + len(e[0]) for k, e in self._memo.items()) > MEMO_BYTES:
-            self._memo.popitem(last=False)
+        memo = self._memo
+        if memo is None:
+            memo = self._memo = Memo()
+        old = memo.pop(key, None)
+        if old is not None:
+            memo.chars -= len(key) + len(old[0])
+        memo[key] = entry
+        memo.chars += size
+        while len(memo) > MEMO_SIZE or memo.chars > MEMO_BYTES:
+            gone, (text, _) = memo.popitem(last=False)
+            memo.chars -= len(gone) + len(text)
+
+    def forget_reply(self, key: str) -> None:
+        """A reply the memo kept holds no more (see Session)."""
+        memo = self._memo
+        entry = memo.pop(key, None) if memo is not None else None
+        if entry is not None:
+            memo.chars -= len(key) + len(entry[0])
 
     @property
     def stats(self) -> Counter:

@@ -137,9 +137,17 @@ def streams(device: Any) -> etree._Element:
 
 def yang_library(device: Any) -> list[etree._Element]:
     """``/yang-library`` (RFC 8525) and the older ``/modules-state`` (RFC 7895)."""
+    return [library_of(device), modules_state(device)]
+
+
+def _modules(schema: Schema) -> list:
+    return sorted(schema.modules.values(), key=lambda m: m.name)
+
+
+def library_of(device: Any) -> etree._Element:
+    """``/yang-library`` (RFC 8525)."""
     schema = device.profile.schema
-    cid = content_id(schema)
-    modules = sorted(schema.modules.values(), key=lambda m: m.name)
+    modules = _modules(schema)
     library = etree.Element(f"{{{YANGLIB_NS}}}yang-library", nsmap={None: YANGLIB_NS, "ds": DS_NS})
     module_set = etree.SubElement(library, f"{{{YANGLIB_NS}}}module-set")
     _leaf(module_set, YANGLIB_NS, "name", "all")
@@ -167,8 +175,15 @@ def yang_library(device: Any) -> list[etree._Element]:
         datastore = etree.SubElement(library, f"{{{YANGLIB_NS}}}datastore")
         _leaf(datastore, YANGLIB_NS, "name", f"ds:{name}")
         _leaf(datastore, YANGLIB_NS, "schema", "complete")
-    _leaf(library, YANGLIB_NS, "content-id", cid)
+    _leaf(library, YANGLIB_NS, "content-id", content_id(schema))
+    return library
 
+
+def modules_state(device: Any) -> etree._Element:
+    """``/modules-state`` (RFC 7895)."""
+    schema = device.profile.schema
+    cid = content_id(schema)
+    modules = _modules(schema)
     state = etree.Element(f"{{{YANGLIB_NS}}}modules-state", nsmap={None: YANGLIB_NS})
     _leaf(state, YANGLIB_NS, "module-set-id", cid)
     for module in modules:
@@ -190,14 +205,14 @@ def yang_library(device: Any) -> list[etree._Element]:
             submodule = etree.SubElement(entry, f"{{{YANGLIB_NS}}}submodule")
             _leaf(submodule, YANGLIB_NS, "name", sub_name)
             _leaf(submodule, YANGLIB_NS, "revision", sub_rev or "")
-    return [library, state]
+    return state
 
 
 # What a device adds to <get>, by the top-level node each one builds (so that
 # a filter that cannot reach a node does not pay for it).
 STATE = ((f"{{{NCM_NS}}}netconf-state", netconf_state),
-         (f"{{{YANGLIB_NS}}}yang-library", lambda device: yang_library(device)[0]),
-         (f"{{{YANGLIB_NS}}}modules-state", lambda device: yang_library(device)[1]),
+         (f"{{{YANGLIB_NS}}}yang-library", library_of),      # (each built only when asked)
+         (f"{{{YANGLIB_NS}}}modules-state", modules_state),
          (f"{{{NETMOD_NOTIFICATION_NS}}}netconf", streams))
 
 

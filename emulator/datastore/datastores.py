@@ -154,19 +154,22 @@ class Datastores:
         return self.candidate_changes is not None
 
     def cached_reply(self, stamp: int, key: tuple) -> str | None:
-        text = self._replies.get((stamp, *key))
+        full = (stamp, *key)
+        text = self._replies.get(full)
         if text is not None:
-            self._replies.move_to_end((stamp, *key))
+            self._replies.move_to_end(full)
         return text
 
     def cache_reply(self, stamp: int, key: tuple, text: str) -> str:
         if len(text) > REPLY_CACHE_BYTES:
             return text                      # (answered, not kept)
-        old = self._replies.pop((stamp, *key), None)
+        replies = self._replies
+        full = (stamp, *key)
+        old = replies.pop(full, None)
         self._reply_chars += len(text) - (len(old) if old is not None else 0)
-        self._replies[(stamp, *key)] = text
-        while len(self._replies) > REPLY_CACHE_SIZE or self._reply_chars > REPLY_CACHE_BYTES:
-            self._reply_chars -= len(self._replies.popitem(last=False)[1])
+        replies[full] = text
+        while len(replies) > REPLY_CACHE_SIZE or self._reply_chars > REPLY_CACHE_BYTES:
+            self._reply_chars -= len(replies.popitem(last=False)[1])
         return text
 
     def key_index(self, name: str) -> KeyIndex:

@@ -23,7 +23,6 @@ so the index only ever skips entries that could not match.
 from __future__ import annotations
 
 import re
-from copy import deepcopy
 
 from lxml import etree
 from pyang import xpath_lexer
@@ -208,7 +207,7 @@ class Selection:
         by_tag = node.by_tag if node is not None else None
         for child in _in_document_order(source, chosen):
             if child in self.whole:
-                target.append(deepcopy(child))
+                target.append(child.__copy__())   # (a deep copy, without copy.deepcopy's)
                 continue
             shallow = etree.SubElement(target, child.tag, attrib=child.attrib, nsmap=child.nsmap)
             child_node = by_tag.get(child.tag) if by_tag is not None else None
@@ -279,7 +278,47 @@ def _lookup_key(filter_node: etree._Element) -> etree._Element | None:
     return None
 
 
-def _select_level(filters: list[etree._Element], data: etree._Element,
+class _Node:
+    """A subtree filter's node, read once (lxml makes a new string or proxy on
+    every read of a tag, attributes or children): its tag, its attribute match
+    expressions, its kind (as _kind), a content match's text, and a containment
+    node's element children and key (as _lookup_key)."""
+
+    __slots__ = ("tag", "attributes", "content", "text", "children", "key")
+
+    def __init__(self, element: etree._Element):
+        self.tag = tag = element.tag
+        self.attributes = tuple(element.items())
+        self.children: list[_Node] | None = None     # None: not a containment node
+        self.key: _Node | None = None
+        self.text = text = element.text
+        self.content = False
+        if len(element):
+            children = self.children = [_Node(c) for c in _elements(element)]
+            if tag[0] == "{":    # (the empty-namespace wildcard matches every namespace)
+                for child in children:
+                    if child.content and child.tag[0] == "{" and not child.attributes:
+                        self.key = child
+                        break
+        elif text is not None and text.strip():
+            self.content = True
+            self.text = text.strip()
+
+    def matches(self, data: etree._Element) -> bool:
+        """As _matches."""
+        tag = data.tag
+        if type(tag) is not str:
+            return False
+        wanted = self.tag
+        if wanted != tag and (wanted[0] == "{" or tag.rpartition("}")[2] != wanted):
+            return False
+        for name, value in self.attributes:  # attribute match expressions
+            if data.get(name) != value:
+                return False
+        return True
+
+
+def _select_level(filters: list[_Node], data: etree._Element,
                   selection: Selection, root: etree._Element, index: KeyIndex | None) -> bool:
     """Apply one sibling set of filter nodes to the children of ``data``.
 
@@ -287,50 +326,55 @@ def _select_level(filters: list[etree._Element], data: etree._Element,
     With ``index`` (and enough children to be worth it), a containment node
     with a content-match child tries only the children the index offers.
     """
-    contents = [f for f in filters if _kind(f) == "content"]
-    others = [f for f in filters if _kind(f) != "content"]
-    matched_content: list[etree._Element] = []
-    for content in contents:
-        wanted = (content.text or "").strip()
-        hits = [d for d in data if _matches(content, d) and (d.text or "").strip() == wanted]
-        if not hits:
-            return False
-        matched_content.extend(hits)
-    if contents and not others:
-        # Only content matches here: the whole of the parent is selected.
-        if data is root:
-            for child in data:
-                selection.take(child, root)
-        else:
-            selection.take(data, root)
-        return True
-    for hit in matched_content:
-        selection.take(hit, root)
+    contents = [f for f in filters if f.content]
+    others = [f for f in filters if not f.content] if contents else filters
+    if contents:
+        matched_content: list[etree._Element] = []
+        for content in contents:
+            wanted = content.text
+            hits = [d for d in data if content.matches(d) and (d.text or "").strip() == wanted]
+            if not hits:
+                return False
+            matched_content.extend(hits)
+        if not others:
+            # Only content matches here: the whole of the parent is selected.
+            if data is root:
+                for child in data:
+                    selection.take(child, root)
+            else:
+                selection.take(data, root)
+            return True
+        for hit in matched_content:
+            selection.take(hit, root)
     scanned = others
     if index is not None and at_least(data, INDEX_MIN_CHILDREN):
         scanned = []
         for f in others:
-            key = _lookup_key(f) if _kind(f) == "containment" else None
-            if key is None or f.attrib:
+            key = f.key
+            if key is None or f.attributes:
                 scanned.append(f)
                 continue
-            below = list(_elements(f))
             for child in index.candidates(data, f.tag, key.tag, key.text):
-                _select_level(below, child, selection, root, index)
+                _select_level(f.children, child, selection, root, index)
     if scanned:
         for child in data:
             for f in scanned:
-                if not _matches(f, child):
+                if not f.matches(child):
                     continue
-                if _kind(f) == "selection":
+                if f.children is None:
                     selection.take(child, root)
                 else:
-                    _select_level(list(_elements(f)), child, selection, root, index)
+                    _select_level(f.children, child, selection, root, index)
     return True
 
 
-def _elements(node: etree._Element):
-    return (c for c in node if isinstance(c.tag, str))
+def _elements(node: etree._Element) -> list[etree._Element]:
+    """The element children of ``node`` (no comments, instructions or entities)."""
+    children = node[:]
+    for child in children:
+        if type(child.tag) is not str:
+            return [c for c in children if type(c.tag) is str]
+    return children
 
 
 def subtree(data: etree._Element, filter_element: etree._Element,
@@ -345,7 +389,7 @@ def subtree(data: etree._Element, filter_element: etree._Element,
 def _subtree(data: etree._Element, filter_element: etree._Element,
              schema: Schema | None, index: KeyIndex | None) -> Selection:
     selection = Selection(schema)
-    top = list(_elements(filter_element))
+    top = [_Node(f) for f in _elements(filter_element)]
     if top:
         _select_level(top, data, selection, data, index)
     return selection
@@ -518,7 +562,7 @@ def _top_level(filter_element: etree._Element | None, whole: bool):
         return None
     kind = filter_element.get("type", "subtree")
     if kind == "subtree":
-        tops = list(_elements(filter_element))
+        tops = _elements(filter_element)
         if whole and (not tops or any(len(f) or f.attrib or (f.text or "").strip()
                                       for f in tops)):
             return None
@@ -555,11 +599,11 @@ def keyed_entries(filter_element: etree._Element | None) \
     in the answer. Otherwise None."""
     if filter_element is None or filter_element.get("type", "subtree") != "subtree":
         return None
-    tops = list(_elements(filter_element))
+    tops = _elements(filter_element)
     if len(tops) != 1 or tops[0].tag[0] != "{" or tops[0].attrib \
             or _kind(tops[0]) != "containment":
         return None
-    entries = list(_elements(tops[0]))
+    entries = _elements(tops[0])
     keys = []
     for entry in entries:
         if entry.tag != entries[0].tag or entry.attrib or _kind(entry) != "containment":

@@ -40,6 +40,11 @@ _SPLICE_TEXT = f'<{_SPLICE_PREFIX}:splice xmlns:{_SPLICE_PREFIX}="{_SPLICE_NS}"/
 
 _MEMO_SLOT = "\x00"   # never in XML text, so never in a real reply
 _MESSAGE_ID = re.compile(r"""message-id=(?:"([^"'<&\x00-\x1f]*)"|'([^"'<&\x00-\x1f]*)')""")
+_LEADING_SPACE = re.compile(r"\s*")
+# What an attribute's value may hold to be written as it is (lxml escapes these).
+_ESCAPED_IN_ATTRIBUTE = re.compile(r'[&<>"\n\r\t]')
+_REPLY_HEAD = f'<rpc-reply xmlns="{NC_NS}" message-id="'
+_RPC = qn("rpc")
 
 
 def _memo_key(data: str) -> tuple[str | None, str]:
@@ -48,19 +53,19 @@ def _memo_key(data: str) -> tuple[str | None, str]:
     match = _MESSAGE_ID.search(data, 0, 4096)
     if match is None:
         return None, ""
-    start = len(data) - len(data.lstrip())
+    start = _LEADING_SPACE.match(data).end()     # (lstrip() would copy the whole text)
     if data.startswith("<?", start):             # an XML declaration first
         start = data.find("?>", start)
         if start < 0:
             return None, ""
         start += 2
-    before = data[start:match.start()]
+    found = match.start()
     # inside the first start tag: one '<' (the tag's), no '>' (a comment or
     # instruction before the root element has both)
-    if ">" in before or before.count("<") != 1:
+    if data.find(">", start, found) >= 0 or data.count("<", start, found) != 1:
         return None, ""
     value = match.group(1) if match.group(1) is not None else match.group(2)
-    return data[:match.start()] + data[match.end():], value
+    return data[:found] + data[match.end():], value
 
 
 @dataclass(frozen=True)
@@ -251,14 +256,16 @@ class Session:
     def _answer_rpc(self, data: str | bytes) -> None:
         self.in_rpcs += 1
         self.device.stats["in-rpcs"] += 1
-        if self._answer_again(data):
+        key, message_id = _memo_key(data) if isinstance(data, str) else (None, "")
+        if key is not None and self._answer_again(key, message_id):
             return
         try:
             root = parse_message(data)
         except XMLRejected as exc:
             return self._reply_errors(None, [RpcError.malformed(str(exc), base11=self.base11)])
-        if root.tag != qn("rpc"):
-            what = "a session sends <hello> only once" if root.tag == qn("hello") \
+        tag = root.tag
+        if tag != _RPC:
+            what = "a session sends <hello> only once" if tag == qn("hello") \
                 else f"expected <rpc> in the base namespace, got {describe(root)}"
             return self._reply_errors(root, [RpcError.malformed(what, base11=self.base11)],
                                       echo=False)
@@ -284,7 +291,7 @@ class Session:
                 f"an <rpc> carries exactly one operation; <{localname(extra)}> is one too many",
                 path="/nc:rpc", path_ns={"nc": NC_NS},
                 info=[("bad-element", localname(extra))])])
-        self._dispatch(root, ops[0], data)
+        self._dispatch(root, ops[0], key, message_id)
 
     # -- answering the same question again ------------------------------------------------
     #
@@ -295,34 +302,34 @@ class Session:
     # being parsed, for as long as the answer holds (the datastore is the
     # same tree). Only a message-id of plain characters qualifies.
 
-    def _answer_again(self, data: str | bytes) -> bool:
+    def _answer_again(self, key: str, message_id: str) -> bool:
         memo = self.device.memo
-        if not memo or not isinstance(data, str):
+        if not memo:
             return False
-        key, message_id = _memo_key(data)
-        entry = memo.get(key) if key is not None else None
+        entry = memo.get(key)
         if entry is None:
             return False
         template, still_valid = entry
         if not still_valid():
-            del memo[key]
+            self.device.forget_reply(key)
             return False
         self._send_text(template.replace(_MEMO_SLOT, message_id, 1))
         return True
 
-    def _remember(self, data: str | bytes, root: etree._Element, reply_text: str,
-                  still_valid: Callable[[], bool]) -> None:
-        if not isinstance(data, str) or len(root.attrib) != 1:
+    def _remember(self, key: str | None, message_id: str, root: etree._Element,
+                  reply_text: str, still_valid: Callable[[], bool]) -> None:
+        if key is None or len(root.attrib) != 1:
             return
-        key, message_id = _memo_key(data)
         slot = f'message-id="{message_id}"'
-        if key is None or reply_text.count(slot) != 1:
+        if reply_text.count(slot) != 1:
             return
         self.device.remember(key, (reply_text.replace(slot, f'message-id="{_MEMO_SLOT}"'),
                                    still_valid))
 
     def _dispatch(self, root: etree._Element, op: etree._Element,
-                  data: str | bytes = "") -> None:
+                  key: str | None = None, message_id: str = "") -> None:
+        """Run the operation and send its reply; ``key`` and ``message_id``: the
+        request's as the memo knows it (see _memo_key), None when it cannot."""
         handler = self.device.operations.get(op.tag)
         if handler is None:
             return self._reply_errors(root, [RpcError(
@@ -342,15 +349,10 @@ class Session:
                 "operation-failed", "application",
                 f"internal error while running <{localname(op)}>; see the server log")],
                 bad_rpc=False)
-        reply = self._reply_element(root)
         if isinstance(result, Serialized):
-            # Content already serialised (a cached <data>): spliced in as text.
-            etree.SubElement(reply, _SPLICE, nsmap={_SPLICE_PREFIX: _SPLICE_NS})
-            text = to_text(reply).replace(_SPLICE_TEXT, result.text, 1)
-            self._send_text(text)
-            if result.still_valid is not None:
-                self._remember(data, root, text, result.still_valid)
+            self._send_serialized(root, result, key, message_id)
         else:
+            reply = self._reply_element(root)
             if result is None:
                 etree.SubElement(reply, qn("ok"))
             elif isinstance(result, list):
@@ -360,6 +362,30 @@ class Session:
             self._send(reply)
         for action in rpc.after_reply:
             action()
+
+    def _send_serialized(self, root: etree._Element, result: Serialized, key: str | None,
+                         message_id: str) -> None:
+        """A reply whose content is already text (a cached <data>), and the memo's
+        template of it where it may be given again."""
+        attributes = root.attrib
+        if len(attributes) == 1 and root.prefix is None:
+            # The usual <rpc message-id=".." xmlns=base>: the reply is written here,
+            # as lxml would write it, when the message-id needs no escaping.
+            value = attributes.get("message-id")
+            if value is not None and _ESCAPED_IN_ATTRIBUTE.search(value) is None:
+                tail = f'">{result.text}</rpc-reply>'
+                self._send_text(f"{_REPLY_HEAD}{value}{tail}")
+                if result.still_valid is not None and key is not None and value == message_id:
+                    self.device.remember(key, (f"{_REPLY_HEAD}{_MEMO_SLOT}{tail}",
+                                               result.still_valid))
+                return
+        # Else lxml writes the reply around a placeholder, and the content is spliced in.
+        reply = self._reply_element(root)
+        etree.SubElement(reply, _SPLICE, nsmap={_SPLICE_PREFIX: _SPLICE_NS})
+        text = to_text(reply).replace(_SPLICE_TEXT, result.text, 1)
+        self._send_text(text)
+        if result.still_valid is not None:
+            self._remember(key, message_id, root, text, result.still_valid)
 
     def _reply_element(self, rpc: etree._Element | None, echo: bool = True,
                        message_id: str | None = None) -> etree._Element:
