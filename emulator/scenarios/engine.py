@@ -20,7 +20,6 @@ import logging
 import random
 from array import array
 from collections import Counter, deque
-from pathlib import Path
 from typing import IO, Any, Callable, Iterable
 
 from lxml import etree
@@ -140,7 +139,6 @@ class Run:
         self.fired: Counter = Counter()           # occurrences fired, by step index
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._timeline_file = timeline_file
-        self._by_name = {d.name: d for d in self.devices}
         # What is due, in drill time: (t, order, callback), run in that order by
         # one clock timer at a time (two steps at one drill time keep their order,
         # which separate timers on the loop's clock would not promise).
@@ -394,7 +392,7 @@ class Run:
         entry.update({k: v for k, v in result.items()
                       if k not in entry and k != "event" and k not in UNSTABLE})
         self._record(entry)
-        if raised.active and len(self._active) >= MAX_ACTIVE:
+        if raised.active and len(self._active) >= MAX_ACTIVE and not self._active_full:
             # (first forget what ended by itself: a flap's last cycle, a spent fault)
             self._active = {k: v for k, v in self._active.items() if v[3].active}
         if raised.active and len(self._active) >= MAX_ACTIVE:
@@ -617,10 +615,3 @@ def _matches(xpath: etree.XPath, rpc: etree._Element) -> bool:
         return bool(xpath(rpc))
     except etree.XPathError:
         return False
-
-
-def write_timeline(run: Run, path: Path) -> None:
-    """The run's timeline as JSON lines (what it kept in memory)."""
-    with path.open("w", encoding="utf-8") as out:
-        for entry in run.timeline:
-            out.write(json.dumps(entry, separators=(",", ":")) + "\n")
