@@ -70,9 +70,9 @@ seed: 1
 steps:
   - name: load
     at: 0s
-    every: 0.36s
-    count: 10000
-    target: {one-by-one: true, interfaces: ge-0/0/1}
+    every: {every}s
+    count: {count}
+    target: {{one-by-one: true, interfaces: ge-0/0/1}}
     event: link-down
     duration: 1s
 """
@@ -197,13 +197,15 @@ async def load_run(port: int, names: list[str], rate: float, seconds: float,
     return result
 
 
-async def hour_on_virtual_clock(directory: Path, devices: int) -> tuple[float, dict]:
+async def hour_on_virtual_clock(directory: Path, devices: int,
+                                events: int) -> tuple[float, dict]:
     runtime = Runtime(clock=VirtualClock())
     fleet = load_fleet(fleet_file(directory, devices), runtime)
     emulator = Emulator(fleet, Options(port=0, data_dir=directory / "virtual-data", fresh=True))
     await emulator.start()
     try:
-        scenario = model.parse(HOUR_DRILL, "bench-hour")
+        scenario = model.parse(HOUR_DRILL.format(every=3600 / events, count=events),
+                               "bench-hour")
         began = time.perf_counter()
         run = emulator.runs.start(scenario, grace=0.0)
         runtime.clock.start_autojump(0)
@@ -220,6 +222,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=200.0, help="events a second")
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--virtual-events", type=int, default=10_000,
+                        help="events of the one-hour drill on the virtual clock")
     args = parser.parse_args(argv)
     names = [f"sw-{n:05d}" for n in range(1, args.devices + 1)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -236,7 +240,8 @@ def main(argv: list[str]) -> None:
             for process in (bare, ours):
                 process.terminate()
                 process.wait(30)
-        wall, status = asyncio.run(hour_on_virtual_clock(directory, args.devices))
+        wall, status = asyncio.run(hour_on_virtual_clock(directory, args.devices,
+                                                         args.virtual_events))
 
     rows = []
     for label, r in (("bare Tornado, same schedule", baseline), ("netconf-emulator drill", result)):

@@ -274,6 +274,11 @@ class Device:
         state.sync(self.running())
         return [name for name in state.links if fnmatch.fnmatchcase(name, pattern)]
 
+    def has_interface(self, name: str) -> bool:
+        state = self.operational()
+        state.sync(self.running())
+        return state.link(name) is not None
+
     def components(self, pattern: str = "*") -> list[str]:
         """The names of the device's hardware components (ietf-hardware) that
         match a glob, in order; none where the profile has no ietf-hardware."""

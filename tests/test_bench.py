@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def test_startup_benchmark_runs():
     result = subprocess.run([sys.executable, "-m", "bench", "startup", "--devices", "50", "--runs", "1"],
@@ -69,3 +71,14 @@ def test_fixture_benchmark_runs():
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     assert "default fleet started" in result.stdout and "emulator.client" in result.stdout
+
+
+@pytest.mark.slow
+def test_drill_benchmark_runs():
+    result = subprocess.run([sys.executable, "-m", "bench", "drill", "--devices", "20",
+                             "--rate", "20", "--seconds", "1", "--virtual-events", "200"],
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    [ours] = [line for line in result.stdout.splitlines() if "netconf-emulator drill" in line]
+    assert "20/20" in ours                    # every event raised, every notification received
+    assert "virtual clock" in result.stdout

@@ -663,3 +663,18 @@ def test_a_drill_that_would_end_past_the_clocks_last_year_is_refused(fleet):
               - at: 365d
                 event: device-hang
             """), speed=1e-6)
+
+
+def test_named_interfaces_are_looked_up_not_matched_against_every_one(fleet, monkeypatch):
+    def every_name(self, pattern="*"):
+        raise AssertionError("a named interface should not list the device's interfaces")
+    monkeypatch.setattr("emulator.device.Device.interfaces", every_name)
+    run = play(fleet, """
+        name: named
+        steps:
+          - at: 1s
+            target: {devices: [core-1, access-01], interfaces: [eth0, eth0, nope]}
+            event: link-down
+        """)
+    assert [(d, i) for _, d, i, _ in events(run) if i] == [("core-1", "eth0")]
+    assert [e["device"] for e in run.timeline if e.get("note")] == ["access-01"]

@@ -46,6 +46,11 @@ def devices(chosen: list[Device], target: Target, rng: random.Random,
     return chosen
 
 
+def literal(patterns: Sequence[str]) -> bool:
+    """Names only, no glob: looked up, not matched against every name."""
+    return bool(patterns) and not any(c in p for p in patterns for c in "*?[")
+
+
 def parts(available: list[str], patterns: Sequence[str]) -> list[str]:
     """The interfaces (or components) of one device that the patterns name."""
     return [name for name in available if _matches(name, patterns)]
