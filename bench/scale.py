@@ -142,9 +142,16 @@ COMMIT = f'<rpc message-id="c" xmlns="{NC}"><commit/></rpc>'
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time a process's main thread has used so far (the scheduler's count,
-    in nanoseconds: /proc/PID/stat counts in 10 ms ticks)."""
-    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    """CPU time a process's threads have used so far (the scheduler's count, in
+    nanoseconds: /proc/PID/stat counts in 10 ms ticks); the event loop's, and
+    the worker thread's where big edits are made."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            continue   # (a thread that ended meanwhile)
+    return total / 1e9
 
 
 class Cpu:

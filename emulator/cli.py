@@ -157,6 +157,10 @@ def _server_arguments(parser: argparse.ArgumentParser) -> None:
                        help="events kept per device for replay (default 1000)")
     parser.add_argument("--replay-age", type=seconds, default=24 * 3600.0, metavar="SECONDS",
                        help="and for at most this long (default a day)")
+    parser.add_argument("--max-datastore-elements", type=int,
+                        default=Limits.max_datastore_elements, metavar="N",
+                        help="most elements an edit may leave in a datastore (default "
+                             f"{Limits.max_datastore_elements:,}; 0: no limit)")
     parser.add_argument("--journal-size", type=int, default=Limits.journal_size, metavar="N",
                        help=f"messages kept per device for the journal API (default {Limits.journal_size})")
     parser.add_argument("--clock", choices=["real", "virtual"], default="real",
@@ -239,7 +243,8 @@ def _emulator(args: argparse.Namespace) -> Emulator:
     limits = Limits(
         replay_size=args.replay_size, replay_age=args.replay_age,
         notification_queue=args.notification_queue, journal_size=args.journal_size,
-        hello_timeout=args.hello_timeout, max_message_size=args.max_message_size)
+        hello_timeout=args.hello_timeout, max_message_size=args.max_message_size,
+        max_datastore_elements=args.max_datastore_elements)
     try:
         fleet = load_fleet(args.fleet, Runtime(clock=clock, limits=limits))
     except FixtureError as exc:

@@ -39,6 +39,15 @@ class Limits:
     hello_timeout: float = 60.0
     # The largest NETCONF message accepted, on every transport.
     max_message_size: int = 64 * MiB
+    # An <edit-config> of more elements than this, or a <commit> that checks a
+    # configuration of more, does its work on a worker thread (on copies), not
+    # on the event loop every device shares.
+    offload_elements: int = 5_000
+    # A message longer than this (bytes) is parsed on that thread too.
+    offload_bytes: int = MiB
+    # The most elements an edit may leave in a datastore (0: no limit): what
+    # bounds a device's memory, and what a <get> or <commit> of it costs.
+    max_datastore_elements: int = 250_000
 
 
 @dataclass

@@ -25,12 +25,13 @@ import asyncio
 import logging
 import re
 from collections import deque
-from typing import Any, Protocol
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Protocol
 
 from emulator.device import Device
 from emulator.errors import RpcError
 from emulator.lifecycle import Admit
-from emulator.netconf.session import Close, Notify, Output, Send, State
+from emulator.netconf.session import Close, Defer, Notify, Output, Send, State
 from emulator.netconf.termination import Cause, Reason, Termination
 from emulator.runtime import Runtime
 
@@ -52,6 +53,19 @@ class Wire(Protocol):
     def abort(self) -> None:
         """Hang up at once."""
         ...
+
+
+# Where operations do their heavy work (Offload): one thread, so that two big
+# edits never compete with each other and the event loop for the interpreter.
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netconf-work")
+
+
+def _outcome(work: Callable[[], Any]) -> Any:
+    """What ``work()`` returns, or what it raises (given to the operation's finish)."""
+    try:
+        return work()
+    except Exception as exc:
+        return exc
 
 
 def admission(device: Device) -> Admit:
@@ -110,6 +124,8 @@ class Connection:
         self._delayed_bytes = 0
         self._delay_timer: Any = None
         self._drained: asyncio.Future | None = None
+        self._busy: asyncio.Future | None = None    # an operation's work off the loop
+        self._waiting: deque[str | bytes] = deque()  # received meanwhile (see _defer)
         self.session = device.open_session(username, source_host, transport)
         self.session.on_output = self._collect
         runtime.connections.add(self)
@@ -197,6 +213,9 @@ class Connection:
             self._drained = None
 
     def _handle(self, data: str | bytes) -> None:
+        if self._busy is not None:
+            self._waiting.append(data)   # (a backlog let go at once; the transports wait)
+            return
         session = self.session
         self._act(session.receive(data))
         if session.state is not State.AWAIT_HELLO:
@@ -252,6 +271,27 @@ class Connection:
                 self._notify(output.text)
             elif isinstance(output, Close):
                 self._close(output.termination)
+            elif isinstance(output, Defer):
+                self._defer(output)
+
+    def _defer(self, job: Defer) -> None:
+        """An operation's heavy work, on the worker thread (one for the whole
+        process: other devices' sessions go on meanwhile; this one waits)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:          # (no loop: in-process, sans-IO use)
+            return self._act(job.resume(_outcome(job.work)))
+        self._busy = loop.run_in_executor(_WORKER, _outcome, job.work)
+        self._busy.add_done_callback(lambda done: self._resume(job, done.result()))
+
+    def _resume(self, job: Defer, value: Any) -> None:
+        self._busy = None
+        if self.session.closed:
+            self._waiting.clear()
+            return
+        self._act(job.resume(value))
+        while self._waiting and self._busy is None and not self.session.closed:
+            self._handle(self._waiting.popleft())
 
     def _write(self, text: str) -> None:
         if self._gone or not self.device.behaviour.speaks:
@@ -276,6 +316,8 @@ class Connection:
         message each, and a client that does not read its replies is not read
         either (then ended, if it stays so); nor is one whose rpcs wait
         behind an injected latency, past DELAYED_BACKLOG of them."""
+        while self._busy is not None and not self._gone:
+            await asyncio.wait((self._busy,))
         while not self._gone and (len(self._delayed) >= DELAYED_BACKLOG or
                                   self._delayed_bytes > DELAYED_BACKLOG_BYTES):
             if self._drained is None:

@@ -10,7 +10,8 @@ from lxml import etree
 from emulator.errors import RpcError
 from emulator.fleet import load_fleet
 from emulator.netconf.operations import BASE_OPERATIONS, OperationRegistry
-from emulator.netconf.session import Close, Notify, Send, Session, State
+from emulator.netconf.session import Close, Defer, Notify, Send, Session, State
+from emulator.sessions import _outcome
 from emulator.netconf.termination import Reason, Termination
 from emulator.transports.websocket import TRANSPORT
 from tests.client import BASE10, BASE11, NC, NS, hello, rpc_errors
@@ -34,6 +35,8 @@ class MemoryTransport:
                 self.sent.append(output.text)
             elif isinstance(output, Close):
                 self.termination = output.termination
+            elif isinstance(output, Defer):    # (work meant for a thread: done here)
+                self.take(output.resume(_outcome(output.work)))
         return outputs
 
     def receive(self, data) -> list:

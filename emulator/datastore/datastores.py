@@ -68,6 +68,15 @@ class _CandidateChanges:
     edits: list[tuple[str, str | None, dict]] = field(default_factory=list)
 
 
+RECOUNT_CHARS = 64 * 1024
+_COUNT = etree.XPath("count(.//*)")
+
+
+def elements(tree: etree._Element) -> int:
+    """How many elements ``tree`` holds below it (one C-level count)."""
+    return int(_COUNT(tree))
+
+
 class Datastores:
     """``device``: the name rows are stored under; ``schema``: the profile's;
     ``initial``: the fixture configuration's text, read when nothing is stored.
@@ -109,6 +118,9 @@ class Datastores:
         # lookups by key in each tree (running's, the candidate's own, startup's),
         # for filters and the edit engine; told which lists each change changed
         self._key_indexes: dict[str, KeyIndex] = {}
+        # characters of text edits have added to each datastore since it was
+        # last counted (see outgrows)
+        self._grown: dict[str, int] = {}
 
     # -- the trees ----------------------------------------------------------------
 
@@ -402,6 +414,31 @@ class Datastores:
                 log.exception("listener failed on %s", self.device)
 
     # -- validation -----------------------------------------------------------------
+
+    def outgrows(self, name: str, tree: etree._Element, added: int, limit: int) -> int | None:
+        """Does ``tree`` (the datastore as an edit would leave it; ``added``: the
+        characters of the text it added) hold more than ``limit`` elements? Its
+        elements are counted (in C) once 64 KiB of text has been added since
+        the last count, so a datastore may pass the limit by at most as much.
+        The count when it does, else None."""
+        if not limit:
+            return None
+        grown = self._grown.get(name, 0) + added
+        if grown < RECOUNT_CHARS:
+            self._grown[name] = grown
+            return None
+        self._grown[name] = 0
+        count = elements(tree)
+        return count if count > limit else None
+
+    def candidate_replaced(self) -> etree._Element | None:
+        """The candidate's tree when it is to be checked whole at <commit> (it was
+        replaced, not edited in place since), else None."""
+        changes = self.candidate_changes
+        if changes is not None and self._candidate is not None and \
+                any(t is self._candidate for t in changes.touched):
+            return self._candidate
+        return None
 
     def check_candidate(self) -> list[RpcError]:
         """Validate the candidate before it becomes running."""

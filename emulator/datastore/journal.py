@@ -90,6 +90,17 @@ class Journal:
         # parents (an entry's key leaf replaced changes its list's lookups)
         self.changed: set[etree._Element] = set()
         self.chars = 0   # of the new elements' text, in every step
+        self.detached = 0   # > 0: changes are being made to elements not yet in the tree
+
+    @contextmanager
+    def apart(self) -> Iterator[None]:
+        """Around changes made to a new element before it is placed in the tree:
+        they are made, not recorded (placing the element records it whole)."""
+        self.detached += 1
+        try:
+            yield
+        finally:
+            self.detached -= 1
 
     def _add(self, step: tuple) -> None:
         self.steps.append(step)
@@ -127,6 +138,8 @@ class Journal:
 
     def inserted(self, parent: etree._Element, element: etree._Element) -> None:
         """``element`` was just placed under ``parent``."""
+        if self.detached:
+            return
         position = self._position(parent, element)
         path = self._parent_path(parent)
         self._note(parent)
@@ -134,6 +147,9 @@ class Journal:
         self._add(("i", parent, position, element, None, ("i", path, position, text)))
 
     def remove(self, parent: etree._Element, child: etree._Element) -> None:
+        if self.detached:
+            parent.remove(child)
+            return
         position = parent.index(child)
         path = self._parent_path(parent)
         self._note(parent)
@@ -142,6 +158,9 @@ class Journal:
         self._add(("d", parent, position, None, child, ("d", path, position, None)))
 
     def replace(self, parent: etree._Element, old: etree._Element, new: etree._Element) -> None:
+        if self.detached:
+            parent.replace(old, new)
+            return
         position = parent.index(old)
         path = self._parent_path(parent)
         self._note(parent)

@@ -10,12 +10,14 @@ from copy import deepcopy
 
 from lxml import etree
 
-from emulator.datastore.datastores import DEFAULT_CONFIRM_TIMEOUT, Datastores, raise_all
+from emulator.datastore.datastores import (DEFAULT_CONFIRM_TIMEOUT, Datastores, elements,
+                                           raise_all)
 from emulator.datastore.edit import apply_edit
+from emulator.datastore.journal import moving
 from emulator.errors import RpcError
 from emulator.namespaces import CAPABILITY, IF_NS, NC_NS, WD_ATTR_NS, WD_NS, qn
 from emulator.netconf import filters
-from emulator.netconf.operations import BASE_OPERATIONS, Rpc, Serialized
+from emulator.netconf.operations import BASE_OPERATIONS, Offload, Rpc, Serialized
 from emulator.netconf.xml import localname
 from emulator.operational import interface_leaves
 from emulator.schema.validate import Validation, instance_path, validate, validate_change
@@ -152,7 +154,9 @@ def _data_reply(rpc: Rpc, tree: etree._Element, config_only: bool,
     else:
         data = etree.Element(qn("data"), nsmap={None: NC_NS})
         for child in tree:
-            data.append(deepcopy(child))
+            copy = deepcopy(child)
+            with moving(copy):   # (a big list moved whole costs the square of its declarations)
+                data.append(copy)
     data.tag = qn("data")
     return data
 
@@ -162,6 +166,8 @@ def _whole(rpc: Rpc, filter_element: etree._Element | None):
     top-level nodes and nothing else, and no defaults are to be added."""
     if _with_defaults(rpc) not in (None, "explicit"):
         return None
+    if filter_element is None:
+        return lambda tag: True
     return filters.whole_top_level(filter_element)
 
 
@@ -267,7 +273,9 @@ def _as_tree(config: etree._Element) -> etree._Element:
     tree = etree.Element(qn("data"), nsmap={None: NC_NS})
     for child in config:
         if isinstance(child.tag, str):
-            tree.append(deepcopy(child))
+            copy = deepcopy(child)
+            with moving(copy):
+                tree.append(copy)
     return tree
 
 
@@ -284,6 +292,9 @@ def edit_config(rpc: Rpc) -> None:
     stores.check_writable(target, rpc.session.id, rpc.path("target"), rpc.path_ns)
 
     schema = rpc.device.profile.schema
+    if elements(config) > rpc.device.runtime.limits.offload_elements:
+        return _edit_apart(rpc, stores, target, config, default_operation, test_option,
+                           error_option)
     # (in place: every step is journalled, and undone unless the edit is kept)
     work, journal, mark, index = stores.begin_edit(target)
     kept = False
@@ -298,8 +309,10 @@ def edit_config(rpc: Rpc) -> None:
         if problems:
             raise_all(result.errors + problems)
         if test_option != "test-only" and (result.touched or result.removed or result.changes):
-            edits = [(operation, *instance_path(schema, element, config))
-                     for operation, element in result.changes]
+            _check_size(rpc, target, stores.outgrows(
+                target, work, journal.size(mark),
+                rpc.device.runtime.limits.max_datastore_elements))
+            edits = _edits(schema, result.changes, config)
             if target == "running":
                 stores.edited_running(journal, mark, edits, rpc.session.id)
             else:
@@ -311,8 +324,81 @@ def edit_config(rpc: Rpc) -> None:
     raise_all(result.errors)  # continue-on-error: the rest was applied
 
 
+def _check_size(rpc: Rpc, target: str, count: int | None) -> None:
+    """Refuse what would leave the datastore holding ``count`` elements, over the limit."""
+    limit = rpc.device.runtime.limits.max_datastore_elements
+    if count is not None and limit and count > limit:
+        raise RpcError("resource-denied", "application",
+                       f"the {target} datastore would hold {count:,} elements; this server "
+                       f"allows {limit:,} (--max-datastore-elements)",
+                       path=rpc.path("target"), path_ns=rpc.path_ns)
+
+
+def _edit_apart(rpc: Rpc, stores: Datastores, target: str, config: etree._Element,
+                default_operation: str, test_option: str, error_option: str) -> Offload:
+    """A big edit, made to a copy of the target on the worker thread (the loop
+    only copies the tree, and then puts the edited copy in its place, as a
+    <copy-config> would): other devices' sessions are answered meanwhile. The
+    request's tree is this rpc's alone; the schema is only read."""
+    schema = rpc.device.profile.schema
+    stamp = stores.stamp(target)
+    work = deepcopy(stores.tree(target))
+
+    def apart() -> tuple:
+        result = apply_edit(schema, work, config, default_operation, error_option)
+        if result.errors and error_option != "continue-on-error":
+            return result, [], []
+        problems = validate_change(schema, work, result.touched, removed=result.removed,
+                                   structural=target == "candidate")
+        return (result, problems, [] if problems else _edits(schema, result.changes, config),
+                elements(work))
+
+    def finish(value: tuple) -> None:
+        result, problems, edits, count = value
+        if result.errors and error_option != "continue-on-error":
+            raise_all(result.errors)
+        if problems:
+            raise_all(result.errors + problems)
+        if test_option != "test-only" and (result.touched or result.removed or result.changes):
+            session = rpc.session
+            stores.check_writable(target, session.id, rpc.path("target"), rpc.path_ns)
+            if stores.stamp(target) != stamp:
+                raise RpcError("in-use", "protocol", f"the {target} datastore changed while "
+                               "this edit was being made; send it again",
+                               path=rpc.path("target"), path_ns=rpc.path_ns)
+            _check_size(rpc, target, count)
+            if target == "running":
+                stores.replace_running(work, edits, session.id)
+            else:
+                stores.replace_candidate(work, edits)
+        raise_all(result.errors)  # continue-on-error: the rest was applied
+
+    return Offload(apart, finish)
+
+
+# A config-change event lists each edit up to this many; an edit with more
+# names the top-level nodes it changed (a bulk load of 50,000 entries is not
+# 50,000 <edit>s in a notification).
+EDITS_LISTED = 1_000
+
+
+def _edits(schema, changes: list, config: etree._Element) -> list:
+    """The (operation, instance-identifier, its prefixes) of each change, for
+    the netconf-config-change event."""
+    if len(changes) <= EDITS_LISTED:
+        return [(operation, *instance_path(schema, element, config))
+                for operation, element in changes]
+    tops: dict[etree._Element, str] = {}
+    for operation, element in changes:
+        while element.getparent() is not config:
+            element = element.getparent()
+        tops[element] = operation if tops.get(element, operation) == operation else "merge"
+    return [(operation, *instance_path(schema, element, config))
+            for element, operation in tops.items()]
+
+
 @BASE_OPERATIONS.operation("copy-config")
-def copy_config(rpc: Rpc) -> None:
+def copy_config(rpc: Rpc) -> Offload | None:
     stores = _datastores(rpc)
     target = _datastore_name(rpc, "target")
     source = _datastore_name(rpc, "source", inline=True)
@@ -321,15 +407,26 @@ def copy_config(rpc: Rpc) -> None:
                        "datastore", path=rpc.path("target"), path_ns=rpc.path_ns)
     stores.check_writable(target, rpc.session.id, rpc.path("target"), rpc.path_ns)
     tree = _as_tree(source) if isinstance(source, etree._Element) else stores.copy(source)
-    # The candidate may be incomplete until <commit>; the others must be valid.
-    raise_all(validate(rpc.device.profile.schema, tree, structural=target == "candidate"))
-    everything = [("replace", None, {})]   # the whole datastore
-    if target == "running":
-        stores.replace_running(tree, everything, rpc.session.id)
-    elif target == "startup":
-        stores.replace_startup(tree)
-    else:
-        stores.replace_candidate(tree, everything)
+    count = elements(tree)
+    _check_size(rpc, target, count)
+    schema, structural = rpc.device.profile.schema, target == "candidate"
+
+    def install(problems: list[RpcError]) -> None:
+        # The candidate may be incomplete until <commit>; the others must be valid.
+        raise_all(problems)
+        stores.check_writable(target, rpc.session.id, rpc.path("target"), rpc.path_ns)
+        everything = [("replace", None, {})]   # the whole datastore
+        if target == "running":
+            stores.replace_running(tree, everything, rpc.session.id)
+        elif target == "startup":
+            stores.replace_startup(tree)
+        else:
+            stores.replace_candidate(tree, everything)
+
+    if count <= rpc.device.runtime.limits.offload_elements:
+        return install(validate(schema, tree, structural=structural))
+    # (a big tree, this rpc's own, is checked on the worker thread)
+    return Offload(lambda: validate(schema, tree, structural=structural), install)
 
 
 @BASE_OPERATIONS.operation("delete-config")
@@ -379,7 +476,7 @@ def discard_changes(rpc: Rpc) -> None:
 
 
 @BASE_OPERATIONS.operation("commit")
-def commit(rpc: Rpc) -> None:
+def commit(rpc: Rpc) -> Offload | None:
     stores = _datastores(rpc)
     session = rpc.session
     confirmed = rpc.param("confirmed") is not None
@@ -416,17 +513,39 @@ def commit(rpc: Rpc) -> None:
     stores.check_writable("running", session.id, rpc.path(), rpc.path_ns)
     # (committing the candidate publishes it: not while another session holds it)
     stores.check_writable("candidate", session.id, rpc.path(), rpc.path_ns)
-    raise_all(stores.check_candidate())
-    # (running is changed in place: the rollback point of a first confirmed commit
-    # is a copy of it)
-    before = stores.copy("running") if confirmed and pending is None else None
-    # running is stored first: if that fails, the candidate keeps its changes
-    stores.commit_candidate(session.id)
-    if confirmed:
-        stores.start_confirmed(session.id, timeout, persist, rollback=before,
-                               username=session.username, source_host=session.source_host)
-    elif pending is not None:
-        stores.confirm()
+
+    def conclude(problems: list[RpcError]) -> None:
+        raise_all(problems)
+        # (running is changed in place: the rollback point of a first confirmed
+        # commit is a copy of it)
+        before = stores.copy("running") if confirmed and pending is None else None
+        # running is stored first: if that fails, the candidate keeps its changes
+        stores.commit_candidate(session.id)
+        if confirmed:
+            stores.start_confirmed(session.id, timeout, persist, rollback=before,
+                                   username=session.username, source_host=session.source_host)
+        elif pending is not None:
+            stores.confirm()
+
+    whole = stores.candidate_replaced()
+    if whole is None or elements(whole) <= rpc.device.runtime.limits.offload_elements:
+        return conclude(stores.check_candidate())
+    # A big candidate is checked whole, on a copy, on the worker thread; then
+    # committed if nothing changed meanwhile.
+    schema, copy = rpc.device.profile.schema, deepcopy(whole)
+    stamps = stores.stamp("candidate"), stores.stamp("running")
+
+    def finish(problems: list[RpcError]) -> None:
+        if stamps != (stores.stamp("candidate"), stores.stamp("running")) or \
+                stores.pending is not pending:
+            raise RpcError("in-use", "protocol", "the candidate or running changed while the "
+                           "candidate was being checked; send the <commit> again",
+                           path=rpc.path(), path_ns=rpc.path_ns)
+        stores.check_writable("running", session.id, rpc.path(), rpc.path_ns)
+        stores.check_writable("candidate", session.id, rpc.path(), rpc.path_ns)
+        conclude(problems)
+
+    return Offload(lambda: validate(schema, copy), finish)
 
 
 def _text_param(rpc: Rpc, name: str) -> str | None:

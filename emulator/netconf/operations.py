@@ -34,7 +34,20 @@ class Serialized:
     still_valid: Callable[[], bool] | None = None
 
 
-Reply = Union[None, etree._Element, list, Serialized]
+@dataclass(frozen=True)
+class Offload:
+    """An operation whose heavy part is done off the event loop: ``work()`` runs
+    on a worker thread and may touch only what it was given (trees of its own,
+    the schema); then ``finish(value)`` runs on the loop with what ``work``
+    returned and gives the reply as an operation does (``value`` is what
+    ``work`` raised, when it raised). Meanwhile the session reads no more of
+    its client's messages."""
+
+    work: Callable[[], Any]
+    finish: Callable[[Any], "Reply"]
+
+
+Reply = Union[None, etree._Element, list, Serialized, Offload]
 Handler = Callable[["Rpc"], Reply]
 
 

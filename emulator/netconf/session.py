@@ -24,7 +24,7 @@ from lxml import etree
 
 from emulator.errors import RpcError, RpcErrors
 from emulator.namespaces import BASE_1_0, BASE_1_1, NC_NS, qn
-from emulator.netconf.operations import Rpc, Serialized
+from emulator.netconf.operations import Offload, Rpc, Serialized
 from emulator.netconf.termination import Cause, Reason, Termination
 from emulator.netconf.xml import XMLRejected, describe, localname, parse_message, to_text
 
@@ -89,7 +89,17 @@ class Close:
     termination: Termination
 
 
-Output = Union[Send, Notify, Close]
+@dataclass(frozen=True)
+class Defer:
+    """Run ``work()`` off the event loop, then give what it returned (or raised)
+    to ``resume`` on the loop and act on what that returns; read nothing more
+    of the client's meanwhile."""
+
+    work: Callable[[], Any]
+    resume: Callable[[Any], list]
+
+
+Output = Union[Send, Notify, Close, Defer]
 
 
 class State(enum.Enum):
@@ -241,13 +251,17 @@ class Session:
     # -- rpc --------------------------------------------------------------
 
     def _receive_rpc(self, data: str | bytes) -> None:
+        self._holding(lambda: self._answer_rpc(data))
+
+    def _holding(self, answer: Callable[[], None]) -> None:
+        """``answer()``, with the notifications it causes sent after its reply."""
         if self.subscription is None:
             # (no subscription, no notification to hold back; one made by this
             # rpc begins after the reply)
-            return self._answer_rpc(data)
+            return answer()
         self._held = []
         try:
-            self._answer_rpc(data)
+            answer()
         finally:
             held, self._held = self._held, None
             for text in held:
@@ -259,10 +273,32 @@ class Session:
         key, message_id = _memo_key(data) if isinstance(data, str) else (None, "")
         if key is not None and self._answer_again(key, message_id):
             return
+        if len(data) > self.device.runtime.limits.offload_bytes:
+            # (parsed on the worker thread: the text is this message's alone)
+            return self._later(lambda: parse_message(data),
+                               lambda root: self._answer_parsed(root, key, message_id))
         try:
             root = parse_message(data)
         except XMLRejected as exc:
-            return self._reply_errors(None, [RpcError.malformed(str(exc), base11=self.base11)])
+            root = exc
+        self._answer_parsed(root, key, message_id)
+
+    def _later(self, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        """``work()`` off the event loop (see Defer), then ``then(what it gave)``
+        in a call of this session, if it is still open."""
+        def resume(value: Any) -> list[Output]:
+            with self._call():
+                if self.state is State.OPEN:
+                    self._holding(lambda: then(value))
+            return self.take_output()
+        self._emit(Defer(work, resume))
+
+    def _answer_parsed(self, root: etree._Element | Exception, key: str | None,
+                       message_id: str) -> None:
+        if isinstance(root, XMLRejected):
+            return self._reply_errors(None, [RpcError.malformed(str(root), base11=self.base11)])
+        if isinstance(root, Exception):
+            raise root
         tag = root.tag
         if tag != _RPC:
             what = "a session sends <hello> only once" if tag == qn("hello") \
@@ -337,8 +373,17 @@ class Session:
                 f"operation <{localname(op)}> is not supported by this device",
                 info=[("bad-element", localname(op))])])
         rpc = Rpc(session=self, device=self.device, element=root, operation=op)
+        self._conclude(rpc, handler, rpc, key, message_id)
+
+    def _conclude(self, rpc: Rpc, call: Callable[[Any], Any], argument: Any,
+                  key: str | None, message_id: str) -> None:
+        """``call(argument)`` (the operation, or the end of an offloaded one), and
+        its reply."""
+        root, op = rpc.element, rpc.operation
         try:
-            result = handler(rpc)
+            if isinstance(argument, BaseException):
+                raise argument      # (what the offloaded work raised)
+            result = call(argument)
         except RpcError as exc:
             return self._reply_errors(root, [exc], bad_rpc=False)
         except RpcErrors as exc:
@@ -349,6 +394,9 @@ class Session:
                 "operation-failed", "application",
                 f"internal error while running <{localname(op)}>; see the server log")],
                 bad_rpc=False)
+        if isinstance(result, Offload):
+            return self._later(result.work,
+                               lambda value: self._conclude(rpc, result.finish, value, None, ""))
         if isinstance(result, Serialized):
             self._send_serialized(root, result, key, message_id)
         else:

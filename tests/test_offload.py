@@ -1,0 +1,296 @@
+"""Big work off the event loop: an <edit-config>, <copy-config> or <commit> of
+many elements, and the parsing of a long message, are done on the worker
+thread (on trees of their own), while every other session is answered; the
+session that asked waits, and its next messages are answered after, in order.
+And the limit on what a datastore may hold. Real server, real sockets; the
+worker is held at a gate so that "meanwhile" is certain, not a race."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from lxml import etree
+
+from emulator.clock import VirtualClock
+from emulator.datastore.journal import Journal
+from emulator.fleet import load_fleet
+from emulator.runtime import Limits, Runtime
+from tests.client import NC, rpc_errors
+from tests.memory import connect
+from tests.test_wire import HELLO, RawClient, frame
+
+IF = "urn:ietf:params:xml:ns:yang:ietf-interfaces"
+IP = "urn:ietf:params:xml:ns:yang:ietf-ip"
+IANAIFT = "urn:ietf:params:xml:ns:yang:iana-if-type"
+NS = {"nc": NC, "if": IF}
+
+
+class Gate(ThreadPoolExecutor):
+    """The worker thread, holding each job until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.entered = threading.Event()
+        self.opened = threading.Event()
+
+    def submit(self, fn, /, *args, **kwargs):
+        def held():
+            self.entered.set()
+            assert self.opened.wait(10), "the test never opened the gate"
+            return fn(*args, **kwargs)
+        return super().submit(held)
+
+
+@pytest.fixture
+def gate(monkeypatch):
+    from emulator import sessions
+    worker = Gate()
+    monkeypatch.setattr(sessions, "_WORKER", worker)
+    yield worker
+    worker.opened.set()
+    worker.shutdown(wait=True)
+
+
+def interfaces(names, mtu: int = 1500) -> str:
+    return "".join(f"<interface><name>{name}</name><type>ianaift:ethernetCsmacd</type>"
+                   f'<ipv4 xmlns="{IP}"><mtu>{mtu}</mtu></ipv4></interface>' for name in names)
+
+
+def edit(names, target: str = "candidate", message_id: str = "big") -> str:
+    return (f'<rpc message-id="{message_id}" xmlns="{NC}"><edit-config><target><{target}/>'
+            f'</target><config><interfaces xmlns="{IF}" xmlns:ianaift="{IANAIFT}">'
+            f"{interfaces(names)}</interfaces></config></edit-config></rpc>")
+
+
+def names_in(reply: etree._Element) -> set[str]:
+    return {n.text for n in reply.iterfind(".//if:interface/if:name", NS)}
+
+
+GET_CANDIDATE = "<get-config><source><candidate/></source></get-config>"
+NEW = [f"new{i}" for i in range(30)]
+
+
+def test_a_big_edit_is_made_off_the_loop_while_every_other_session_is_answered(make_server,
+                                                                                gate):
+    running = make_server(offload_elements=50)
+    with running.connect("core-1") as asker, running.connect("core-1") as same_device, \
+            running.connect("edge-01") as other_device:
+        asker.send(edit(NEW))
+        asker.send(f'<rpc message-id="next" xmlns="{NC}">{GET_CANDIDATE}</rpc>')
+        assert gate.entered.wait(10)
+        # meanwhile: another device, and another session of the same device, are answered
+        assert other_device.rpc(GET_CANDIDATE).find("nc:data", NS) is not None
+        before = same_device.rpc(GET_CANDIDATE)
+        assert not names_in(before) & set(NEW)       # (the edit is not made yet)
+        gate.opened.set()
+        first, second = asker.recv_xml(), asker.recv_xml()
+        assert first.get("message-id") == "big" and first.find("nc:ok", NS) is not None
+        assert second.get("message-id") == "next" and set(NEW) <= names_in(second)
+        assert set(NEW) <= names_in(same_device.rpc(GET_CANDIDATE))
+
+
+def test_a_datastore_changed_meanwhile_refuses_the_big_edit(make_server, gate):
+    running = make_server(offload_elements=50)
+    with running.connect("core-1") as asker, running.connect("core-1") as other:
+        asker.send(edit(NEW))
+        assert gate.entered.wait(10)
+        other.send(edit(["eth9"], message_id="small"))
+        assert other.recv_xml().find("nc:ok", NS) is not None
+        gate.opened.set()
+        [error] = rpc_errors(asker.recv_xml())
+        assert error["tag"] == "in-use" and "changed while" in error["message"]
+        assert not names_in(asker.rpc(GET_CANDIDATE)) & set(NEW)
+
+
+def test_a_lock_taken_meanwhile_refuses_the_big_edit(make_server, gate):
+    running = make_server(offload_elements=50)
+    with running.connect("core-1") as asker, running.connect("core-1") as other:
+        asker.send(edit(NEW, target="running"))
+        assert gate.entered.wait(10)
+        assert other.rpc("<lock><target><running/></target></lock>").find("nc:ok", NS) \
+            is not None
+        gate.opened.set()
+        assert rpc_errors(asker.recv_xml())[0]["tag"] == "in-use"
+
+
+def test_a_session_that_ends_meanwhile_is_let_go(make_server, gate):
+    running = make_server(offload_elements=50)
+    device = running.fleet.get("core-1")
+    asker = RawClient(running.port, "core-1")
+    asker.send(frame(0x1, HELLO.encode()) + frame(0x1, edit(NEW, target="running").encode()))
+    assert gate.entered.wait(10)
+    asker.close()                      # (gone without a word: its socket closes)
+    gate.opened.set()
+    with running.connect("core-1") as later:
+        # (the edit was received whole: made, as a device would, or not; never in part)
+        reply = later.rpc("<get-config><source><running/></source></get-config>")
+        assert len(names_in(reply) & set(NEW)) in (0, len(NEW))
+        assert later.rpc("<lock><target><running/></target></lock>").find("nc:ok", NS) \
+            is not None
+    import time
+    deadline = time.monotonic() + 10      # (the server sees the closes when the sockets say so)
+    while running.call(lambda: len(device.sessions)):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def test_a_big_edit_is_refused_as_a_small_one_is(make_server):
+    running = make_server(offload_elements=50)
+    with running.connect("core-1") as client:
+        bad = edit(NEW[:-1] + ["eth0"]).replace("<mtu>1500</mtu>", "<mtu>99999999</mtu>", 1)
+        client.send(bad)
+        [error] = rpc_errors(client.recv_xml())
+        assert error["tag"] == "invalid-value" and error["path"].endswith("ip:mtu")
+        assert not names_in(client.rpc(GET_CANDIDATE)) & set(NEW)
+
+
+def test_a_big_candidate_is_checked_off_the_loop_at_commit(make_server, gate):
+    running = make_server(offload_elements=50)
+    with running.connect("core-1") as asker, running.connect("edge-01") as other:
+        asker.send(edit(NEW))
+        assert gate.entered.wait(10)
+        gate.opened.set()
+        assert asker.recv_xml().find("nc:ok", NS) is not None
+        gate.entered.clear()
+        gate.opened.clear()
+        asker.send(f'<rpc message-id="c" xmlns="{NC}"><commit/></rpc>')
+        assert gate.entered.wait(10)            # the check waits at the gate
+        assert other.rpc(GET_CANDIDATE).find("nc:data", NS) is not None
+        gate.opened.set()
+        assert asker.recv_xml().find("nc:ok", NS) is not None
+        committed = asker.rpc("<get-config><source><running/></source></get-config>")
+        assert set(NEW) <= names_in(committed)
+
+
+def test_a_big_candidate_that_is_not_valid_is_not_committed(make_server):
+    running = make_server(offload_elements=50)
+    with running.connect("core-1") as client:
+        # (the candidate may lack a mandatory leaf until <commit>)
+        missing = edit(NEW).replace("<type>ianaift:ethernetCsmacd</type>", "", 1)
+        assert client.rpc(missing[missing.index("<edit-config>"):-len("</rpc>")]) \
+            .find("nc:ok", NS) is not None
+        errors = rpc_errors(client.rpc("<commit/>"))
+        assert errors and errors[0]["tag"] == "missing-element" and "new0" in errors[0]["path"]
+        running_now = client.rpc("<get-config><source><running/></source></get-config>")
+        assert not names_in(running_now) & set(NEW)
+
+
+def test_a_big_copy_config_is_checked_off_the_loop(make_server, gate):
+    running = make_server(offload_elements=50)
+    with running.connect("core-1") as asker, running.connect("edge-01") as other:
+        asker.send(f'<rpc message-id="cc" xmlns="{NC}"><copy-config><target><candidate/></target>'
+                   f'<source><config><interfaces xmlns="{IF}" xmlns:ianaift="{IANAIFT}">'
+                   f"{interfaces(NEW)}</interfaces></config></source></copy-config></rpc>")
+        assert gate.entered.wait(10)
+        assert other.rpc(GET_CANDIDATE).find("nc:data", NS) is not None
+        gate.opened.set()
+        assert asker.recv_xml().find("nc:ok", NS) is not None
+        assert names_in(asker.rpc(GET_CANDIDATE)) == set(NEW)
+
+
+def test_a_long_message_is_parsed_off_the_loop(make_server, gate):
+    running = make_server(offload_bytes=4096)
+    padding = "<!--" + "x" * 8000 + "-->"
+    with running.connect("core-1") as asker, running.connect("edge-01") as other:
+        asker.send(f'<rpc message-id="p" xmlns="{NC}">{padding}{GET_CANDIDATE}</rpc>')
+        assert gate.entered.wait(10)
+        assert other.rpc(GET_CANDIDATE).find("nc:data", NS) is not None
+        gate.opened.set()
+        assert asker.recv_xml().find("nc:data", NS) is not None
+        gate.entered.clear()
+        asker.send(f'<rpc message-id="q" xmlns="{NC}">{padding}<get-config>')   # not well-formed
+        [error] = rpc_errors(asker.recv_xml())
+        assert error["tag"] == "malformed-message"
+
+
+def test_without_an_event_loop_the_work_is_done_in_the_call():
+    limits = Limits(offload_elements=50, offload_bytes=4096)
+    device = load_fleet(None, Runtime(clock=VirtualClock(), limits=limits)).get("core-1")
+    connection, wire = connect(device)
+    connection.receive(edit(NEW))
+    assert wire.last().find("nc:ok", NS) is not None
+    connection.receive(f'<rpc message-id="c" xmlns="{NC}"><commit/></rpc>')
+    assert wire.last().find("nc:ok", NS) is not None
+    assert set(NEW) <= names_in(etree.fromstring(etree.tostring(
+        device.datastores.tree("running"))))
+
+
+# -- what a datastore may hold -----------------------------------------------------------
+
+def test_an_edit_that_would_outgrow_the_datastore_is_refused(make_server):
+    running = make_server(max_datastore_elements=2_000, offload_elements=10**9)
+    many = [f"n{i}" for i in range(400)]          # about 2,000 elements, 80 KiB of text
+    with running.connect("core-1") as client:
+        errors = rpc_errors(client.rpc(edit(many)[edit(many).index("<edit-config>"):-6]))
+        assert errors[0]["tag"] == "resource-denied"
+        assert "--max-datastore-elements" in errors[0]["message"]
+        assert not names_in(client.rpc(GET_CANDIDATE)) & set(many)
+        few = many[:40]
+        assert client.rpc(edit(few)[edit(few).index("<edit-config>"):-6]) \
+            .find("nc:ok", NS) is not None
+
+
+def test_a_big_edit_and_a_copy_config_are_held_to_the_same_limit(make_server):
+    running = make_server(max_datastore_elements=2_000, offload_elements=50)
+    many = [f"n{i}" for i in range(400)]
+    with running.connect("core-1") as client:
+        assert rpc_errors(client.rpc(edit(many)[edit(many).index("<edit-config>"):-6]))[0][
+            "tag"] == "resource-denied"
+        copy = (f'<copy-config><target><candidate/></target><source><config>'
+                f'<interfaces xmlns="{IF}" xmlns:ianaift="{IANAIFT}">{interfaces(many)}'
+                "</interfaces></config></source></copy-config>")
+        assert rpc_errors(client.rpc(copy))[0]["tag"] == "resource-denied"
+
+
+def test_many_small_edits_cannot_grow_a_datastore_past_the_limit(make_server):
+    running = make_server(max_datastore_elements=2_000, offload_elements=10**9)
+    with running.connect("core-1") as client:
+        refused = None
+        for n in range(200):
+            batch = [f"m{n}-{i}" for i in range(10)]
+            reply = client.rpc(edit(batch)[edit(batch).index("<edit-config>"):-6])
+            if rpc_errors(reply):
+                refused = n
+                break
+        assert refused is not None and rpc_errors(reply)[0]["tag"] == "resource-denied"
+        held = len(etree.fromstring(etree.tostring(
+            running.call(lambda: running.fleet.get("core-1").datastores.tree("candidate"))))
+                   .xpath("//*"))
+        assert held <= 2_000 + 64 * 1024 // 20     # (counted again every 64 KiB of text)
+
+
+# -- a merge that creates entries ----------------------------------------------------------
+
+def test_a_merge_that_creates_entries_makes_one_step_each():
+    device = load_fleet(None, Runtime(clock=VirtualClock())).get("core-1")
+    tree = device.datastores.copy("running")
+    journal = Journal(tree)
+    from emulator.datastore.edit import apply_edit
+    config = etree.fromstring(edit(NEW)).find(".//nc:config", NS)
+    result = apply_edit(device.profile.schema, tree, config, journal=journal)
+    assert not result.errors
+    assert len(journal) == len(NEW)               # (a step for every leaf took minutes at 50,000)
+    assert len(result.changes) == len(NEW) and len(result.touched) == len(NEW)
+    journal.undo()
+    assert not names_in(tree) & set(NEW)
+
+
+def test_what_a_new_entry_lost_while_it_was_built_is_not_found_again():
+    # a new container's entry removed while it was built, then merged again
+    device = load_fleet(None, Runtime(clock=VirtualClock())).get("core-1")
+    connection, wire = connect(device)
+    connection.receive(
+        f'<rpc message-id="m" xmlns="{NC}" xmlns:nc="{NC}"><edit-config><target><candidate/>'
+        f'</target><error-option>continue-on-error</error-option><config>'
+        f'<interfaces xmlns="{IF}"><interface><name>eth1</name><ipv4 xmlns="{IP}">'
+        "<address><ip>10.0.0.1</ip><prefix-length>24</prefix-length></address>"
+        '<address nc:operation="remove"><ip>10.0.0.1</ip></address></ipv4>'
+        f'<ipv4 xmlns="{IP}"><address><ip>10.0.0.1</ip><prefix-length>16</prefix-length>'
+        "</address></ipv4></interface></interfaces></config></edit-config></rpc>")
+    assert rpc_errors(wire.last()) == []
+    addresses = device.datastores.tree("candidate").xpath(
+        "//if:interface[if:name='eth1']/ip:ipv4/ip:address/ip:prefix-length/text()",
+        namespaces={"if": IF, "ip": IP})
+    assert addresses == ["16"]
