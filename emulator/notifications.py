@@ -41,6 +41,11 @@ class Event:
                 f"</eventTime>{self.xml}</notification>")
 
 
+# The replay log keeps at most this many characters of events a device (besides
+# --replay-size and --replay-age): the oldest go first.
+REPLAY_CHARS = 16 * 1024 * 1024
+
+
 class EventLog:
     """One device's events: the replay log and the fan-out to subscribers."""
 
@@ -52,6 +57,7 @@ class EventLog:
         self.size = size
         self.age = age
         self.events: deque[Event] = deque()
+        self.chars = 0            # of the events' text in the log
         self.subscribers: list[Subscription] = []
         self.created = clock()
         self._last_time = 0.0
@@ -62,6 +68,7 @@ class EventLog:
             self.created = storage.log_created(device_name, self.created)
             for seq, moment, xml in storage.load_events(device_name):
                 self.events.append(Event(seq, moment, xml))
+                self.chars += len(xml)
             if self.events:
                 self._seq = self.events[-1].seq
                 self._last_time = self.events[-1].time
@@ -79,6 +86,7 @@ class EventLog:
         self._seq += 1
         event = Event(self._seq, now, etree.tostring(element, encoding="unicode"))
         self.events.append(event)
+        self.chars += len(event.xml)
         self._trim()
         if self.storage is not None:
             self.storage.add_event(self.device_name, event.seq, event.time, event.xml,
@@ -99,8 +107,9 @@ class EventLog:
 
     def _trim(self) -> None:
         horizon = self.clock() - self.age
-        while self.events and (len(self.events) > self.size or self.events[0].time < horizon):
-            self.events.popleft()
+        while self.events and (len(self.events) > self.size or self.events[0].time < horizon
+                               or self.chars > REPLAY_CHARS):
+            self.chars -= len(self.events.popleft().xml)
 
     def since(self, start: float, stop: float | None) -> list[Event]:
         self._trim()

@@ -83,6 +83,9 @@ REPLY_STALL_SECONDS = 60.0
 
 # What a hung device keeps of what its clients send (as a real one's socket
 # buffers would), to handle once it is up again; more is read and dropped.
+# Characters of notifications a session may leave unread (besides their number,
+# --notification-queue) before it is let go.
+NOTIFICATION_BACKLOG = 16 * 1024 * 1024
 HUNG_BACKLOG = 64
 HUNG_BACKLOG_BYTES = 4 * 1024 * 1024
 # What a session may have waiting behind an injected latency before its
@@ -114,6 +117,7 @@ class Connection:
         self.device = device
         self.wire = wire
         self.unread = 0          # notifications written but not yet flushed to the client
+        self.unread_chars = 0    # and their characters
         self.unflushed = 0       # bytes of replies written but not yet flushed
         self._caught_up: asyncio.Future | None = None
         self._hello_timer: Any = None
@@ -334,7 +338,8 @@ class Connection:
     def _notify(self, text: str) -> None:
         if self._gone or self._overflowing or not self.device.behaviour.speaks:
             return
-        if self.unread >= self.runtime.limits.notification_queue:
+        if self.unread >= self.runtime.limits.notification_queue or \
+                self.unread_chars > NOTIFICATION_BACKLOG:
             return self._overflow()
         session = self.session
         session.out_notifications += 1
@@ -343,11 +348,14 @@ class Connection:
         future = self.wire.write(text)
         if future is not None and not future.done():
             self.unread += 1
+            size = len(text)
+            self.unread_chars += size
             session.queued_notifications = self.unread
-            future.add_done_callback(self._flushed)
+            future.add_done_callback(lambda _: self._flushed(size))
 
-    def _flushed(self, _future: Any) -> None:
+    def _flushed(self, size: int) -> None:
         self.unread -= 1
+        self.unread_chars -= size
         self.session.queued_notifications = self.unread
 
     def _overflow(self) -> None:

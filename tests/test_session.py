@@ -11,8 +11,8 @@ from emulator.errors import RpcError
 from emulator.fleet import load_fleet
 from emulator.netconf.operations import BASE_OPERATIONS, OperationRegistry
 from emulator.netconf.session import Close, Defer, Notify, Send, Session, State
-from emulator.sessions import _outcome
 from emulator.netconf.termination import Reason, Termination
+from emulator.sessions import _outcome
 from emulator.transports.websocket import TRANSPORT
 from tests.client import BASE10, BASE11, NC, NS, hello, rpc_errors
 

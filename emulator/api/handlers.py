@@ -100,7 +100,8 @@ class ApiHandler(tornado.web.RequestHandler):
 
     def send_json(self, value: Any, status: int = 200) -> None:
         self.set_status(status)
-        self.finish(json.dumps(value, indent=1) + "\n")
+        # (UTF-8 as it is: escaping each character beyond ASCII took up to 12)
+        self.finish(json.dumps(value, indent=1, ensure_ascii=False) + "\n")
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

@@ -68,13 +68,81 @@ class _CandidateChanges:
     edits: list[tuple[str, str | None, dict]] = field(default_factory=list)
 
 
+# The candidate's changes kept to check at <commit> (past this many, the whole
+# candidate is checked), and the edits a config-change event lists (past this
+# many, one for each top-level node they are under).
+CHANGES_KEPT = 10_000
+EDITS_LISTED = 100
+EDITS_CHARS = 16 * 1024     # (and of their paths: a key value may be long)
+
+
+def _within(edits: list) -> bool:
+    return len(edits) <= EDITS_LISTED and \
+        sum(len(path or "") for _, path, _ in edits) <= EDITS_CHARS
+
+
+def top_level_edits(edits: list[tuple[str, str | None, dict]]) -> list:
+    """``edits`` (operation, instance-identifier, its prefixes), or, when there
+    are more than EDITS_LISTED (or their paths are longer than EDITS_CHARS), one
+    for each top-level node they change (its operation when they agree, else
+    merge), or one for the whole datastore if these are still too many."""
+    if _within(edits):
+        return edits
+    tops: dict[str | None, tuple[str, str | None, dict]] = {}
+    for operation, path, prefixes in edits:
+        top = None if path is None else _first_step(path)
+        kept = tops.get(top)
+        if kept is not None and kept[0] != operation:
+            operation = "merge"
+        tops[top] = (operation, top, {**(kept[2] if kept else {}), **prefixes})
+    if None in tops or not _within(list(tops.values())):   # (the whole datastore)
+        operations = {operation for operation, _, _ in tops.values()}
+        return [(operations.pop() if len(operations) == 1 else "merge", None, {})]
+    return list(tops.values())
+
+
+def _first_step(path: str) -> str:
+    """``/a:x[k='v']/b:y`` -> ``/a:x[k='v']`` (a '/' in a quoted key value is no step)."""
+    quote = None
+    depth = 0
+    for i, char in enumerate(path):
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif char == "/" and i > 0 and depth == 0:
+            return path[:i]
+    return path
+
+
 RECOUNT_CHARS = 64 * 1024
+# A datastore may hold this many characters of text for each element it may hold.
+TEXT_PER_ELEMENT = 256
 _COUNT = etree.XPath("count(.//*)")
 
 
 def elements(tree: etree._Element) -> int:
     """How many elements ``tree`` holds below it (one C-level count)."""
     return int(_COUNT(tree))
+
+
+def oversize(tree: etree._Element, limit: int) -> str | None:
+    """What ``tree`` holds beyond ``limit`` elements (and TEXT_PER_ELEMENT times
+    as many characters of text), said for a message; None when within it."""
+    if not limit:
+        return None
+    count = elements(tree)
+    if count > limit:
+        return f"{count:,} elements; this server allows {limit:,}"
+    text = sum(map(len, tree.itertext()))
+    if text > limit * TEXT_PER_ELEMENT:
+        return f"{text:,} characters of text; this server allows {limit * TEXT_PER_ELEMENT:,}"
+    return None
 
 
 class Datastores:
@@ -321,6 +389,11 @@ class Datastores:
         changes.touched.extend(touched)
         changes.removed.extend(removed)
         changes.edits.extend(edits)
+        if len(changes.touched) + len(changes.removed) > CHANGES_KEPT:
+            # (what many edits touched, created and deleted again, is not kept
+            # until <commit>: the commit checks the whole candidate instead)
+            changes.touched, changes.removed = [self._candidate], []
+        changes.edits = top_level_edits(changes.edits)
         self.candidate_changes = changes
         self._stamps["candidate"] = next(self._counter)
         self._changed("candidate", journal.parents(mark))
@@ -381,7 +454,8 @@ class Datastores:
         """The candidate becomes ``tree`` (its own from now on), checked whole at
         <commit>."""
         changes = self.candidate_changes or _CandidateChanges()
-        self.candidate_changes = _CandidateChanges([tree], [], changes.edits + edits)
+        self.candidate_changes = _CandidateChanges([tree], [],
+                                                   top_level_edits(changes.edits + edits))
         self._candidate, self._candidate_base, self._candidate_journal = tree, None, None
         self._stamps["candidate"] = next(self._counter)
         self._key_indexes.pop("candidate", None)
@@ -415,12 +489,11 @@ class Datastores:
 
     # -- validation -----------------------------------------------------------------
 
-    def outgrows(self, name: str, tree: etree._Element, added: int, limit: int) -> int | None:
+    def outgrows(self, name: str, tree: etree._Element, added: int, limit: int) -> str | None:
         """Does ``tree`` (the datastore as an edit would leave it; ``added``: the
-        characters of the text it added) hold more than ``limit`` elements? Its
-        elements are counted (in C) once 64 KiB of text has been added since
-        the last count, so a datastore may pass the limit by at most as much.
-        The count when it does, else None."""
+        characters of the text it added) hold more than ``limit`` allows (see
+        oversize)? It is counted once 64 KiB of text has been added since the
+        last count, so a datastore may pass the limit by at most as much."""
         if not limit:
             return None
         grown = self._grown.get(name, 0) + added
@@ -428,8 +501,7 @@ class Datastores:
             self._grown[name] = grown
             return None
         self._grown[name] = 0
-        count = elements(tree)
-        return count if count > limit else None
+        return oversize(tree, limit)
 
     def candidate_replaced(self) -> etree._Element | None:
         """The candidate's tree when it is to be checked whole at <commit> (it was

@@ -10,8 +10,8 @@ from copy import deepcopy
 
 from lxml import etree
 
-from emulator.datastore.datastores import (DEFAULT_CONFIRM_TIMEOUT, Datastores, elements,
-                                           raise_all)
+from emulator.datastore.datastores import (DEFAULT_CONFIRM_TIMEOUT, EDITS_LISTED, Datastores,
+                                           elements, oversize, raise_all, top_level_edits)
 from emulator.datastore.edit import apply_edit
 from emulator.datastore.journal import moving
 from emulator.errors import RpcError
@@ -324,14 +324,12 @@ def edit_config(rpc: Rpc) -> None:
     raise_all(result.errors)  # continue-on-error: the rest was applied
 
 
-def _check_size(rpc: Rpc, target: str, count: int | None) -> None:
-    """Refuse what would leave the datastore holding ``count`` elements, over the limit."""
-    limit = rpc.device.runtime.limits.max_datastore_elements
-    if count is not None and limit and count > limit:
+def _check_size(rpc: Rpc, target: str, excess: str | None) -> None:
+    """Refuse what would leave the datastore holding more than the limit allows."""
+    if excess is not None:
         raise RpcError("resource-denied", "application",
-                       f"the {target} datastore would hold {count:,} elements; this server "
-                       f"allows {limit:,} (--max-datastore-elements)",
-                       path=rpc.path("target"), path_ns=rpc.path_ns)
+                       f"the {target} datastore would hold {excess} "
+                       "(--max-datastore-elements)", path=rpc.path("target"), path_ns=rpc.path_ns)
 
 
 def _edit_apart(rpc: Rpc, stores: Datastores, target: str, config: etree._Element,
@@ -340,7 +338,7 @@ def _edit_apart(rpc: Rpc, stores: Datastores, target: str, config: etree._Elemen
     only copies the tree, and then puts the edited copy in its place, as a
     <copy-config> would): other devices' sessions are answered meanwhile. The
     request's tree is this rpc's alone; the schema is only read."""
-    schema = rpc.device.profile.schema
+    schema, limit = rpc.device.profile.schema, rpc.device.runtime.limits.max_datastore_elements
     stamp = stores.stamp(target)
     work = deepcopy(stores.tree(target))
 
@@ -351,10 +349,10 @@ def _edit_apart(rpc: Rpc, stores: Datastores, target: str, config: etree._Elemen
         problems = validate_change(schema, work, result.touched, removed=result.removed,
                                    structural=target == "candidate")
         return (result, problems, [] if problems else _edits(schema, result.changes, config),
-                elements(work))
+                oversize(work, limit))
 
     def finish(value: tuple) -> None:
-        result, problems, edits, count = value
+        result, problems, edits, excess = value
         if result.errors and error_option != "continue-on-error":
             raise_all(result.errors)
         if problems:
@@ -366,7 +364,7 @@ def _edit_apart(rpc: Rpc, stores: Datastores, target: str, config: etree._Elemen
                 raise RpcError("in-use", "protocol", f"the {target} datastore changed while "
                                "this edit was being made; send it again",
                                path=rpc.path("target"), path_ns=rpc.path_ns)
-            _check_size(rpc, target, count)
+            _check_size(rpc, target, excess)
             if target == "running":
                 stores.replace_running(work, edits, session.id)
             else:
@@ -376,25 +374,23 @@ def _edit_apart(rpc: Rpc, stores: Datastores, target: str, config: etree._Elemen
     return Offload(apart, finish)
 
 
-# A config-change event lists each edit up to this many; an edit with more
-# names the top-level nodes it changed (a bulk load of 50,000 entries is not
-# 50,000 <edit>s in a notification).
-EDITS_LISTED = 1_000
-
-
 def _edits(schema, changes: list, config: etree._Element) -> list:
     """The (operation, instance-identifier, its prefixes) of each change, for
-    the netconf-config-change event."""
+    the netconf-config-change event; past EDITS_LISTED, of the top-level nodes
+    they change (a bulk load of 50,000 entries is not 50,000 <edit>s in a
+    notification, and their paths are not worked out)."""
     if len(changes) <= EDITS_LISTED:
-        return [(operation, *instance_path(schema, element, config))
-                for operation, element in changes]
+        return top_level_edits([(operation, *instance_path(schema, element, config))
+                                for operation, element in changes])
     tops: dict[etree._Element, str] = {}
     for operation, element in changes:
         while element.getparent() is not config:
             element = element.getparent()
         tops[element] = operation if tops.get(element, operation) == operation else "merge"
-    return [(operation, *instance_path(schema, element, config))
-            for element, operation in tops.items()]
+    if len(tops) > EDITS_LISTED:     # (entries of a top-level list: the whole datastore)
+        return [("merge", None, {})]
+    return top_level_edits([(operation, *instance_path(schema, element, config))
+                            for element, operation in tops.items()])
 
 
 @BASE_OPERATIONS.operation("copy-config")
@@ -407,8 +403,8 @@ def copy_config(rpc: Rpc) -> Offload | None:
                        "datastore", path=rpc.path("target"), path_ns=rpc.path_ns)
     stores.check_writable(target, rpc.session.id, rpc.path("target"), rpc.path_ns)
     tree = _as_tree(source) if isinstance(source, etree._Element) else stores.copy(source)
-    count = elements(tree)
-    _check_size(rpc, target, count)
+    limits = rpc.device.runtime.limits
+    _check_size(rpc, target, oversize(tree, limits.max_datastore_elements))
     schema, structural = rpc.device.profile.schema, target == "candidate"
 
     def install(problems: list[RpcError]) -> None:
@@ -423,7 +419,7 @@ def copy_config(rpc: Rpc) -> Offload | None:
         else:
             stores.replace_candidate(tree, everything)
 
-    if count <= rpc.device.runtime.limits.offload_elements:
+    if elements(tree) <= limits.offload_elements:
         return install(validate(schema, tree, structural=structural))
     # (a big tree, this rpc's own, is checked on the worker thread)
     return Offload(lambda: validate(schema, tree, structural=structural), install)

@@ -273,9 +273,12 @@ class Session:
         key, message_id = _memo_key(data) if isinstance(data, str) else (None, "")
         if key is not None and self._answer_again(key, message_id):
             return
-        if len(data) > self.device.runtime.limits.offload_bytes:
+        limits = self.device.runtime.limits
+        if len(data) > limits.offload_bytes:
             # (parsed on the worker thread: the text is this message's alone)
-            return self._later(lambda: parse_message(data),
+            most = limits.max_datastore_elements and \
+                limits.max_datastore_elements + MESSAGE_ELEMENTS_BEYOND
+            return self._later(lambda: _parse_within(data, most),
                                lambda root: self._answer_parsed(root, key, message_id))
         try:
             root = parse_message(data)
@@ -295,6 +298,9 @@ class Session:
 
     def _answer_parsed(self, root: etree._Element | Exception, key: str | None,
                        message_id: str) -> None:
+        if isinstance(root, TooManyElements):
+            return self._reply_errors(None, [RpcError("too-big", "rpc", str(root))],
+                                      message_id=message_id or None)
         if isinstance(root, XMLRejected):
             return self._reply_errors(None, [RpcError.malformed(str(root), base11=self.base11)])
         if isinstance(root, Exception):
@@ -499,6 +505,29 @@ class Session:
 
     def _send_text(self, text: str) -> None:
         self._emit(Send(text))
+
+
+# A message may hold this many elements more than a datastore may (what a whole
+# configuration and its envelope need): parsing costs about 300 bytes of memory
+# an element, and is not begun for more.
+MESSAGE_ELEMENTS_BEYOND = 10_000
+
+
+class TooManyElements(ValueError):
+    """A message with more elements than any request needs."""
+
+
+def _parse_within(data: str | bytes, most: int) -> etree._Element:
+    """parse_message(), unless ``data`` holds more than ``most`` elements (0: any
+    number), counted without parsing: its tags less its end tags."""
+    if most:
+        count = data.count("<") - data.count("</") if isinstance(data, str) \
+            else data.count(b"<") - data.count(b"</")
+        if count > most:
+            raise TooManyElements(f"the message holds about {count:,} elements; this server "
+                                  f"parses at most {most:,} (--max-datastore-elements, plus "
+                                  f"{MESSAGE_ELEMENTS_BEYOND:,})")
+    return parse_message(data)
 
 
 class _InCall:
