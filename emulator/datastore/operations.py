@@ -19,7 +19,7 @@ from emulator.namespaces import CAPABILITY, IF_NS, NC_NS, WD_ATTR_NS, WD_NS, qn
 from emulator.netconf import filters
 from emulator.netconf.operations import BASE_OPERATIONS, Offload, Rpc, Serialized
 from emulator.netconf.xml import localname
-from emulator.operational import interface_leaves
+from emulator.operational import interface_leaves, summary
 from emulator.schema.validate import Validation, instance_path, validate, validate_change
 
 PROTOCOL_CAPABILITIES = [
@@ -349,10 +349,10 @@ def _edit_apart(rpc: Rpc, stores: Datastores, target: str, config: etree._Elemen
         problems = validate_change(schema, work, result.touched, removed=result.removed,
                                    structural=target == "candidate")
         return (result, problems, [] if problems else _edits(schema, result.changes, config),
-                oversize(work, limit))
+                oversize(work, limit), summary(work) if target == "running" else None)
 
     def finish(value: tuple) -> None:
-        result, problems, edits, excess = value
+        result, problems, edits, excess, interfaces = value
         if result.errors and error_option != "continue-on-error":
             raise_all(result.errors)
         if problems:
@@ -366,6 +366,7 @@ def _edit_apart(rpc: Rpc, stores: Datastores, target: str, config: etree._Elemen
                                path=rpc.path("target"), path_ns=rpc.path_ns)
             _check_size(rpc, target, excess)
             if target == "running":
+                rpc.device.operational().prepare(work, interfaces)
                 stores.replace_running(work, edits, session.id)
             else:
                 stores.replace_candidate(work, edits)
@@ -531,7 +532,12 @@ def commit(rpc: Rpc) -> Offload | None:
     schema, copy = rpc.device.profile.schema, deepcopy(whole)
     stamps = stores.stamp("candidate"), stores.stamp("running")
 
-    def finish(problems: list[RpcError]) -> None:
+    def check() -> tuple:
+        # (and what following it as running needs, made here too)
+        return validate(schema, copy), summary(copy)
+
+    def finish(checked: tuple) -> None:
+        problems, interfaces = checked
         if stamps != (stores.stamp("candidate"), stores.stamp("running")) or \
                 stores.pending is not pending:
             raise RpcError("in-use", "protocol", "the candidate or running changed while the "
@@ -539,9 +545,11 @@ def commit(rpc: Rpc) -> Offload | None:
                            path=rpc.path(), path_ns=rpc.path_ns)
         stores.check_writable("running", session.id, rpc.path(), rpc.path_ns)
         stores.check_writable("candidate", session.id, rpc.path(), rpc.path_ns)
+        if not problems:
+            rpc.device.operational().prepare(whole, interfaces)
         conclude(problems)
 
-    return Offload(lambda: validate(schema, copy), finish)
+    return Offload(check, finish)
 
 
 def _text_param(rpc: Rpc, name: str) -> str | None:
