@@ -40,6 +40,8 @@ from tests.test_wire import HELLO, RawClient, frame
 BOUND = 0.25
 # Answers the bystander must get while an attack is in progress.
 LEAST = 10
+# Answers it gets before, as a baseline for the figures.
+BASELINE = 20
 
 BYSTANDER_DEVICE = "edge-01"
 ATTACKED_DEVICE = "core-1"
@@ -74,8 +76,10 @@ class Bystander:
             self.failure = exc
 
     def start(self) -> None:
+        """Start, and get BASELINE answers before any attack (for the figures)."""
         self._thread.start()
-        wait_until(lambda: self.rounds or self.failure, "the bystander's first answer")
+        wait_until(lambda: len(self.rounds) >= BASELINE or self.failure,
+                   "the bystander's first answers")
 
     def stop(self) -> None:
         self._stopping.set()
@@ -110,8 +114,10 @@ def assert_fair(row: str, watcher: Bystander, began: float, ended: float,
     latencies = watcher.during(began, ended)
     worst = max(latencies, default=0.0)
     median = sorted(latencies)[len(latencies) // 2] if latencies else 0.0
+    before = sorted(answered - sent for sent, answered in watcher.rounds[:BASELINE])
     print(f"\nfairness {row}: {len(latencies)} answers in {ended - began:.2f} s of attack, "
-          f"worst {worst * 1000:.1f} ms, median {median * 1000:.1f} ms")   # (for pytest -s)
+          f"worst {worst * 1000:.1f} ms, median {median * 1000:.1f} ms; before it: "
+          f"worst {before[-1] * 1000:.1f} ms, median {before[len(before) // 2] * 1000:.1f} ms")
     assert len(latencies) >= least, \
         f"only {len(latencies)} answers while the attack lasted ({ended - began:.3f} s)"
     assert worst < BOUND, f"worst latency {worst * 1000:.0f} ms; all: " \
