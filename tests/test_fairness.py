@@ -334,10 +334,18 @@ def test_444_pipelined_requests_whose_replies_are_not_read(make_server):
     client = SmallWindowClient(running.port, ATTACKED_DEVICE, 64 * 1024)
     count = 444
 
-    def paused() -> tuple[bool, int, int]:
-        [connection] = [c for c in running.runtime.connections if c.device is device]
-        return connection._caught_up is not None, connection.unflushed, \
-            connection.session.in_rpcs
+    seen: dict[str, tuple] = {}
+
+    def paused() -> bool:
+        """Whether the server waits for the client to read before it reads more;
+        what it holds unsent, what it has answered and its largest reply, then."""
+        def look() -> tuple:
+            [connection] = [c for c in running.runtime.connections if c.device is device]
+            largest = max(len(e.text) for e in device.journal() if e.direction == "out")
+            return (connection._caught_up is not None, connection.unflushed,
+                    connection.session.in_rpcs, largest)
+        seen["then"] = running.call(look)
+        return seen["then"][0]
 
     try:
         with bystander(running) as watcher:
@@ -348,9 +356,8 @@ def test_444_pipelined_requests_whose_replies_are_not_read(make_server):
             began = time.perf_counter()
             # (the client's socket and the server's fill, then 4 MiB of replies wait
             # in the server: that is the kernel's doing and the server's, not a clock's)
-            wait_until(lambda: running.call(paused)[0], "the server stops reading")
-            stopped, unflushed, answered = running.call(paused)
-            one_reply = max(len(e.text) for e in device.journal() if e.direction == "out")
+            wait_until(paused, "the server stops reading")
+            _, unflushed, answered, one_reply = seen["then"]
             assert REPLY_BACKLOG < unflushed <= REPLY_BACKLOG + one_reply
             assert answered < count
             for i in range(count):       # and then the client reads: every reply, in order
