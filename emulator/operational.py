@@ -58,6 +58,11 @@ def summary(config: etree._Element) -> list[tuple[str | None, bool, bool]]:
     return rows
 
 
+def utilisation(device: str, name: str) -> float:
+    """A link's share of its speed in use: its own, the same at every start."""
+    return 0.01 + (_seed(device, name) % 100) / 1000
+
+
 def _seed(*parts: str) -> int:
     return int.from_bytes(hashlib.blake2b("/".join(parts).encode(), digest_size=4).digest(), "big")
 
@@ -262,17 +267,25 @@ class OperationalState:
             self._synced = config
             return
         summary = self._summary(config)
+        links, seed_index, boot = self.links, self._seed_index, self.boot_time
+        if seed_index is None:
+            self._seeded("")
+            seed_index = self._seed_index
         for name, enabled, _ in summary:
-            if name is None or name in self.links:
+            if name is None or name in links:
                 continue
-            seeded = self._seeded(name)
-            oper = seeded.findtext(f"{{{IF_NS}}}oper-status") if seeded is not None else None
-            speed = seeded.findtext(f"{{{IF_NS}}}speed") if seeded is not None else None
-            self.links[name] = Link(
-                name=name, if_index=len(self.links) + 1,
+            seeded = seed_index.get(name)
+            if seeded is None:      # (most: a link of a configuration's own)
+                links[name] = Link(name, len(links) + 1, enabled, None, boot,
+                                   utilisation=utilisation(self.device_name, name))
+                continue
+            oper = seeded.findtext(f"{{{IF_NS}}}oper-status")
+            speed = seeded.findtext(f"{{{IF_NS}}}speed")
+            links[name] = Link(
+                name=name, if_index=len(links) + 1,
                 oper_up=(oper == "up") if oper else enabled,
-                speed=int(speed) if speed else None, last_change=self.boot_time,
-                utilisation=0.01 + (_seed(self.device_name, name) % 100) / 1000)
+                speed=int(speed) if speed else None, last_change=boot,
+                utilisation=utilisation(self.device_name, name))
         names = {name for name, _, _ in summary}
         for name in list(self.links):
             if name not in names:

@@ -124,6 +124,7 @@ RECOUNT_CHARS = 64 * 1024
 # A datastore may hold this many characters of text for each element it may hold.
 TEXT_PER_ELEMENT = 256
 _COUNT = etree.XPath("count(.//*)")
+_TEXT = etree.XPath("string-length(string(.))")
 
 
 def elements(tree: etree._Element) -> int:
@@ -139,7 +140,7 @@ def oversize(tree: etree._Element, limit: int) -> str | None:
     count = elements(tree)
     if count > limit:
         return f"{count:,} elements; this server allows {limit:,}"
-    text = sum(map(len, tree.itertext()))
+    text = int(_TEXT(tree))
     if text > limit * TEXT_PER_ELEMENT:
         return f"{text:,} characters of text; this server allows {limit * TEXT_PER_ELEMENT:,}"
     return None
@@ -275,10 +276,12 @@ class Datastores:
 
     # -- writing ------------------------------------------------------------------
 
-    def _persist(self, **trees: etree._Element) -> None:
+    def _persist(self, **trees: etree._Element | str) -> None:
+        """Store these trees whole (or their text, already written)."""
         if self.storage is not None:
             self.storage.save(self.device, {
-                name: etree.tostring(tree, encoding="unicode") for name, tree in trees.items()})
+                name: tree if isinstance(tree, str) else etree.tostring(tree, encoding="unicode")
+                for name, tree in trees.items()})
 
     def _persist_running_steps(self, journal: Journal, mark: int) -> None:
         """Store running after ``journal``'s steps from ``mark`` (already made):
@@ -398,7 +401,7 @@ class Datastores:
         self._stamps["candidate"] = next(self._counter)
         self._changed("candidate", journal.parents(mark))
 
-    def commit_candidate(self, session_id: int | None) -> None:
+    def commit_candidate(self, session_id: int | None, text: str | None = None) -> None:
         """Make the candidate's changes running's (already validated). When
         running is still what the candidate was copied from, the candidate's
         steps are made again on running (costing what they touch) and the
@@ -427,7 +430,7 @@ class Datastores:
             self._candidate_journal = Journal(candidate)
             self._stamps.pop("candidate", None)
         else:
-            self._persist(running=candidate)
+            self._persist(running=text if text is not None else candidate)
             index = self._key_indexes.pop("candidate", None)
             self._set("running", candidate)
             if index is not None:

@@ -334,30 +334,35 @@ def _check_size(rpc: Rpc, target: str, excess: str | None) -> None:
 
 def _edit_apart(rpc: Rpc, stores: Datastores, target: str, config: etree._Element,
                 default_operation: str, test_option: str, error_option: str) -> Offload:
-    """A big edit, made to a copy of the target on the worker thread (the loop
-    only copies the tree, and then puts the edited copy in its place, as a
-    <copy-config> would): other devices' sessions are answered meanwhile. The
-    request's tree is this rpc's alone; the schema is only read."""
+    """A big edit, made on the worker thread to a tree of its own, parsed there
+    from the target's text; the loop writes that text and then parses the
+    edited text back and puts it in the target's place, as a <copy-config>
+    would: other devices' sessions are answered meanwhile. (The worker only
+    changes trees it parsed itself: lxml names live in a dictionary per thread.
+    The request's tree is this rpc's alone, and only read there.)"""
     schema, limit = rpc.device.profile.schema, rpc.device.runtime.limits.max_datastore_elements
     stamp = stores.stamp(target)
-    work = deepcopy(stores.tree(target))
+    base = etree.tostring(stores.tree(target))
 
     def apart() -> tuple:
+        work = etree.fromstring(base)
         result = apply_edit(schema, work, config, default_operation, error_option)
         if result.errors and error_option != "continue-on-error":
-            return result, [], []
+            return result, [], [], None, None, None
         problems = validate_change(schema, work, result.touched, removed=result.removed,
                                    structural=target == "candidate")
-        return (result, problems, [] if problems else _edits(schema, result.changes, config),
-                oversize(work, limit), summary(work) if target == "running" else None)
+        if problems or test_option == "test-only":
+            return result, problems, [], None, None, None
+        return (result, problems, _edits(schema, result.changes, config), oversize(work, limit),
+                summary(work) if target == "running" else None, etree.tostring(work))
 
     def finish(value: tuple) -> None:
-        result, problems, edits, excess, interfaces = value
+        result, problems, edits, excess, interfaces, text = value
         if result.errors and error_option != "continue-on-error":
             raise_all(result.errors)
         if problems:
             raise_all(result.errors + problems)
-        if test_option != "test-only" and (result.touched or result.removed or result.changes):
+        if text is not None and (result.touched or result.removed or result.changes):
             session = rpc.session
             stores.check_writable(target, session.id, rpc.path("target"), rpc.path_ns)
             if stores.stamp(target) != stamp:
@@ -365,14 +370,18 @@ def _edit_apart(rpc: Rpc, stores: Datastores, target: str, config: etree._Elemen
                                "this edit was being made; send it again",
                                path=rpc.path("target"), path_ns=rpc.path_ns)
             _check_size(rpc, target, excess)
+            tree = etree.fromstring(text, _COMPACT)
             if target == "running":
-                rpc.device.operational().prepare(work, interfaces)
-                stores.replace_running(work, edits, session.id)
+                rpc.device.operational().prepare(tree, interfaces)
+                stores.replace_running(tree, edits, session.id)
             else:
-                stores.replace_candidate(work, edits)
+                stores.replace_candidate(tree, edits)
         raise_all(result.errors)  # continue-on-error: the rest was applied
 
     return Offload(apart, finish)
+
+
+_COMPACT = etree.XMLParser(remove_blank_text=True)
 
 
 def _edits(schema, changes: list, config: etree._Element) -> list:
@@ -422,8 +431,10 @@ def copy_config(rpc: Rpc) -> Offload | None:
 
     if elements(tree) <= limits.offload_elements:
         return install(validate(schema, tree, structural=structural))
-    # (a big tree, this rpc's own, is checked on the worker thread)
-    return Offload(lambda: validate(schema, tree, structural=structural), install)
+    # (a big one is checked on the worker thread, in a tree parsed there from its text)
+    text = etree.tostring(tree)
+    return Offload(lambda: validate(schema, etree.fromstring(text), structural=structural),
+                   install)
 
 
 @BASE_OPERATIONS.operation("delete-config")
@@ -511,13 +522,13 @@ def commit(rpc: Rpc) -> Offload | None:
     # (committing the candidate publishes it: not while another session holds it)
     stores.check_writable("candidate", session.id, rpc.path(), rpc.path_ns)
 
-    def conclude(problems: list[RpcError]) -> None:
+    def conclude(problems: list[RpcError], text: str | None = None) -> None:
         raise_all(problems)
         # (running is changed in place: the rollback point of a first confirmed
         # commit is a copy of it)
         before = stores.copy("running") if confirmed and pending is None else None
         # running is stored first: if that fails, the candidate keeps its changes
-        stores.commit_candidate(session.id)
+        stores.commit_candidate(session.id, text)
         if confirmed:
             stores.start_confirmed(session.id, timeout, persist, rollback=before,
                                    username=session.username, source_host=session.source_host)
@@ -525,16 +536,19 @@ def commit(rpc: Rpc) -> Offload | None:
             stores.confirm()
 
     whole = stores.candidate_replaced()
-    if whole is None or elements(whole) <= rpc.device.runtime.limits.offload_elements:
+    if whole is None:
         return conclude(stores.check_candidate())
-    # A big candidate is checked whole, on a copy, on the worker thread; then
-    # committed if nothing changed meanwhile.
-    schema, copy = rpc.device.profile.schema, deepcopy(whole)
+    # A candidate to be checked whole is checked on the worker thread, in a
+    # tree parsed there from its text (which is also what is stored), with what
+    # following it as running needs; then committed if neither datastore
+    # changed meanwhile.
+    schema, text = rpc.device.profile.schema, etree.tostring(whole, encoding="unicode")
     stamps = stores.stamp("candidate"), stores.stamp("running")
 
     def check() -> tuple:
-        # (and what following it as running needs, made here too)
-        return validate(schema, copy), summary(copy)
+        copy = etree.fromstring(text)
+        problems = validate(schema, copy)
+        return problems, None if problems else summary(copy)
 
     def finish(checked: tuple) -> None:
         problems, interfaces = checked
@@ -547,7 +561,7 @@ def commit(rpc: Rpc) -> Offload | None:
         stores.check_writable("candidate", session.id, rpc.path(), rpc.path_ns)
         if not problems:
             rpc.device.operational().prepare(whole, interfaces)
-        conclude(problems)
+        conclude(problems, text)
 
     return Offload(check, finish)
 

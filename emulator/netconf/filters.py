@@ -479,6 +479,7 @@ def xpath(data: etree._Element, expression: str, namespaces: dict[str | None, st
 # scan around it, costs the product of the two (``//*[count(//*)]`` is N x N,
 # one level more N x N x N). Such filters are refused before they run, as are
 # very long or very deeply nested ones. No filter an NMS sends needs them.
+MAX_SUBTREE_NODES = 10_000
 MAX_XPATH_LENGTH = 4096
 MAX_XPATH_NESTING = 8
 _SCANNING_AXES = {"descendant", "descendant-or-self", "ancestor", "ancestor-or-self",
@@ -646,6 +647,11 @@ def _selection(data: etree._Element, filter_element: etree._Element, error_path:
                xpath_enabled: bool, schema: Schema | None, index: KeyIndex | None) -> Selection:
     kind = filter_element.get("type", "subtree")
     if kind == "subtree":
+        for count, _ in enumerate(filter_element.iter(), start=0):   # (stops at the limit)
+            if count > MAX_SUBTREE_NODES:
+                raise RpcError("resource-denied", "protocol", "a subtree filter of more than "
+                               f"{MAX_SUBTREE_NODES:,} nodes is refused (its cost grows "
+                               "faster than its size)", path=error_path, path_ns={"nc": NC_NS})
         return _subtree(data, filter_element, schema, index)
     if kind == "xpath" and xpath_enabled:
         select = filter_element.get("select")

@@ -8,6 +8,8 @@ anything (RFC 6241 section 3: NETCONF messages carry no DTD).
 
 from __future__ import annotations
 
+import threading
+
 from lxml import etree
 
 from emulator.namespaces import NC_NS
@@ -15,15 +17,18 @@ from emulator.namespaces import NC_NS
 # What RFC 6242-minded clients append to every message; tolerated.
 EOM = "]]>]]>"
 
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-)
+_SETTINGS = dict(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                 huge_tree=False, remove_comments=True, remove_pis=True)
+# A parser per thread: one shared by the event loop and the worker thread would
+# make the loop wait for the worker's parse of a long message (lxml locks it).
+_PARSERS = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = etree.XMLParser(**_SETTINGS)
+    return parser
 
 
 class XMLRejected(ValueError):
@@ -53,7 +58,7 @@ def parse_message(data: str | bytes) -> etree._Element:
     if not raw:
         raise XMLRejected("empty message")
     try:
-        root = etree.fromstring(raw, _PARSER)
+        root = etree.fromstring(raw, _parser())
     except etree.XMLSyntaxError as exc:
         raise XMLRejected(f"not well-formed XML: {exc.msg}") from None
     if b"<!" not in raw and not raw.startswith(b"<?"):
