@@ -1,3 +1,3 @@
 """netconf-emulator: fleets of virtual NETCONF devices over WebSocket."""
 
-__version__ = "0.6.0"
+__version__ = "0.6.1"

@@ -131,3 +131,14 @@ def test_the_api_writes_text_beyond_ascii_as_it_is(server):
         raw = response.read()
     assert "\u00e9\U0001F600".encode() in raw and b"\\ud83d" not in raw
     assert any("\U0001F600" in e["text"] for e in json.loads(raw)["entries"])
+
+
+def test_the_reply_cache_counts_its_questions_too():
+    from emulator.datastore.datastores import REPLY_CACHE_BYTES
+    device = device_of()
+    stores = device.datastores
+    stamp = stores.stamp("running")
+    for n in range(10):      # each question 1 MB, each answer tiny
+        stores.cache_reply(stamp, (b"f" * 1_000_000 + str(n).encode(), ""), "<data/>")
+    kept = sum(len(key[1]) + len(text) for key, text in stores._replies.items())
+    assert kept <= REPLY_CACHE_BYTES and stores._reply_chars == kept

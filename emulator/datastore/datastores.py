@@ -146,6 +146,10 @@ def oversize(tree: etree._Element, limit: int) -> str | None:
     return None
 
 
+def _key_size(key: tuple) -> int:
+    return sum(len(part) for part in key if isinstance(part, (str, bytes)))
+
+
 class Datastores:
     """``device``: the name rows are stored under; ``schema``: the profile's;
     ``initial``: the fixture configuration's text, read when nothing is stored.
@@ -242,15 +246,21 @@ class Datastores:
         return text
 
     def cache_reply(self, stamp: int, key: tuple, text: str) -> str:
-        if len(text) > REPLY_CACHE_BYTES:
+        """Keep ``text`` as the answer to ``key`` (the question's own text: the
+        filter's, which counts against the bound as the answer does)."""
+        size = len(text) + _key_size(key)
+        if size > REPLY_CACHE_BYTES:
             return text                      # (answered, not kept)
         replies = self._replies
         full = (stamp, *key)
         old = replies.pop(full, None)
-        self._reply_chars += len(text) - (len(old) if old is not None else 0)
+        if old is not None:
+            self._reply_chars -= len(old) + _key_size(key)
+        self._reply_chars += size
         replies[full] = text
         while len(replies) > REPLY_CACHE_SIZE or self._reply_chars > REPLY_CACHE_BYTES:
-            self._reply_chars -= len(replies.popitem(last=False)[1])
+            dropped, answer = replies.popitem(last=False)
+            self._reply_chars -= len(answer) + _key_size(dropped[1:])
         return text
 
     def key_index(self, name: str) -> KeyIndex:
