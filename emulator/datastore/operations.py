@@ -547,7 +547,8 @@ def commit(rpc: Rpc) -> Offload | None:
 
     def check() -> tuple:
         copy = etree.fromstring(text)
-        problems = validate(schema, copy)
+        # (every way a candidate comes to be checked whole checked its structure)
+        problems = validate(schema, copy, checked=True)
         return problems, None if problems else summary(copy)
 
     def finish(checked: tuple) -> None:

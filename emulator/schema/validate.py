@@ -549,15 +549,16 @@ def make_default(parent: etree._Element, node: SchemaNode, value: str) -> etree.
 
 
 def validate(schema: Schema, root: etree._Element, *, config: bool = True,
-             structural: bool = False) -> list[RpcError]:
+             structural: bool = False, checked: bool = False) -> list[RpcError]:
     """Every error of the tree under ``root`` (configuration only, by default).
 
     ``root`` is the document element of its own tree, since absolute paths in
-    ``must``, ``when`` and ``path`` start from it.
+    ``must``, ``when`` and ``path`` start from it. ``checked``: its structural
+    part (``structural=True``) was checked already; only the rest is.
     """
     if root.getparent() is not None:
         raise ValueError("validate() needs the root of a tree of its own")
-    run = Validation(schema, root, config, structural)
+    run = Validation(schema, root, config, structural, checked)
     try:
         run.check_children(root, schema.root)
         if run.constrained and not structural:
