@@ -10,6 +10,7 @@ oper-status, platform); the rest is derived from the device's configuration.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import ipaddress
@@ -176,6 +177,18 @@ class OperationalState:
         self._summarised: etree._Element | None = None
         self._configured: list[tuple[str | None, bool, bool]] = []
         self._prepared: tuple[etree._Element, list] | None = None   # (see prepare)
+
+    def snapshot(self, now: float) -> "OperationalState":
+        """A copy to build state from on another thread (see Device.state_apart):
+        links, components and alarms of its own, and its time standing at ``now``."""
+        other = copy.copy(self)
+        other.links = {name: copy.copy(link) for name, link in self.links.items()}
+        other.components = {name: copy.copy(c) for name, c in self.components.items()}
+        other.alarms = {key: copy.copy(alarm) for key, alarm in self.alarms.items()}
+        other.alarm_types = dict(self.alarm_types)
+        other.clock = lambda: now
+        other._summarised, other._configured, other._prepared = None, [], None
+        return other
 
     def set_link(self, name: str, up: bool) -> bool:
         """A link event; False when the link already was so."""

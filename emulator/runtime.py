@@ -43,8 +43,10 @@ class Limits:
     # configuration of more, does its work on a worker thread (on copies), not
     # on the event loop every device shares.
     offload_elements: int = 5_000
-    # A message longer than this (bytes) is parsed on that thread too.
+    # A message longer than this (bytes) is parsed on that thread too, and the
+    # state of a device of more interfaces than this is built there for <get>.
     offload_bytes: int = MiB
+    offload_interfaces: int = 1_000
     # The most elements an edit may leave in a datastore (0: no limit): what
     # bounds a device's memory, and what a <get> or <commit> of it costs.
     max_datastore_elements: int = 250_000

@@ -68,6 +68,11 @@ def _outcome(work: Callable[[], Any]) -> Any:
         return exc
 
 
+def _outcome_of(work: list[Callable[[], Any]]) -> Any:
+    """_outcome(work[0]), or None when the work was called off (emptied) meanwhile."""
+    return _outcome(work[0]) if work else None
+
+
 def admission(device: Device) -> Admit:
     """What a new connection to ``device`` gets now (see emulator.lifecycle)."""
     return device.behaviour.new_connections
@@ -81,11 +86,11 @@ REPLY_BACKLOG = 4 * 1024 * 1024
 # session is ended: its memory is bounded meanwhile, this frees the session.
 REPLY_STALL_SECONDS = 60.0
 
-# What a hung device keeps of what its clients send (as a real one's socket
-# buffers would), to handle once it is up again; more is read and dropped.
 # Characters of notifications a session may leave unread (besides their number,
 # --notification-queue) before it is let go.
 NOTIFICATION_BACKLOG = 16 * 1024 * 1024
+# What a hung device keeps of what its clients send (as a real one's socket
+# buffers would), to handle once it is up again; more is read and dropped.
 HUNG_BACKLOG = 64
 HUNG_BACKLOG_BYTES = 4 * 1024 * 1024
 # What a session may have waiting behind an injected latency before its
@@ -129,7 +134,9 @@ class Connection:
         self._delay_timer: Any = None
         self._drained: asyncio.Future | None = None
         self._busy: asyncio.Future | None = None    # an operation's work off the loop
+        self._work: list[Callable[[], Any]] = []       # (what it runs, until called off)
         self._waiting: deque[str | bytes] = deque()  # received meanwhile (see _defer)
+        self._parked: list[Callable[[], None]] = []   # answers made while the device hung
         self.session = device.open_session(username, source_host, transport)
         self.session.on_output = self._collect
         runtime.connections.add(self)
@@ -240,6 +247,7 @@ class Connection:
         self._gone = True
         self._stop_timer()
         self._stop_delays()
+        self._cancel_work()
         self.runtime.connections.discard(self)
         self._act(self.session.terminate(Reason.DROPPED, "connection closed"))
 
@@ -261,6 +269,10 @@ class Connection:
         hello of a device that was hung), and what waited while it was hung."""
         self._act(self.session.take_output())
         self._await_hello()
+        if self._parked and self.device.behaviour.answers:
+            parked, self._parked = self._parked, []
+            for answer in parked:
+                answer()
         if self._backlog and self.device.behaviour.answers:
             backlog, self._backlog = self._backlog, []
             for data in backlog:
@@ -285,13 +297,32 @@ class Connection:
             loop = asyncio.get_running_loop()
         except RuntimeError:          # (no loop: in-process, sans-IO use)
             return self._act(job.resume(_outcome(job.work)))
-        self._busy = loop.run_in_executor(_WORKER, _outcome, job.work)
-        self._busy.add_done_callback(lambda done: self._resume(job, done.result()))
+        work = self._work = [job.work]
+        busy = self._busy = loop.run_in_executor(_WORKER, _outcome_of, work)
+        busy.add_done_callback(
+            lambda done: None if done.cancelled() else self._resume(job, done.result()))
+
+    def _cancel_work(self) -> None:
+        """The session is over: work not begun is not done, and what it held (the
+        message, a datastore's text) is let go at once, though its turn on the
+        worker stays queued (a client that sends big messages and hangs up must
+        not hold the server's memory, nor the worker's time)."""
+        busy, self._busy = self._busy, None
+        if busy is not None:
+            busy.cancel()
+            self._work.clear()
+        self._waiting.clear()
 
     def _resume(self, job: Defer, value: Any) -> None:
         self._busy = None
         if self.session.closed:
             self._waiting.clear()
+            return
+        if not self.device.behaviour.answers:
+            # (hung meanwhile: the answer, and what came after, wait for it to be up)
+            self._parked.append(lambda: self._act(job.resume(value)))
+            while self._waiting:
+                self._keep_for_later(self._waiting.popleft())
             return
         self._act(job.resume(value))
         while self._waiting and self._busy is None and not self.session.closed:
@@ -373,6 +404,7 @@ class Connection:
                  termination.reason.value, f": {termination.detail}" if termination.detail else "")
         self._stop_timer()
         self._stop_delays()
+        self._cancel_work()
         if self._gone:
             return
         if termination.abrupt:

@@ -301,7 +301,7 @@ def test_running_changed_under_a_candidate_with_changes_commits_the_candidate(bi
 def test_big_subtrees_moved_child_by_child_come_out_as_moved_whole(tmp_path, monkeypatch):
     """A replace of a list of more than MOVED_WHOLE_AT_MOST entries, each declaring
     a namespace of its own, and its undo: the same text as the plain way gives."""
-    from emulator.datastore import journal as journal_module
+    from emulator.schema import tree as tree_module
     ours = Device(tmp_path, 300)
     schema = ours.device.profile.schema
     plain = deepcopy(ours.tree("running"))
@@ -324,7 +324,7 @@ def test_big_subtrees_moved_child_by_child_come_out_as_moved_whole(tmp_path, mon
     assert etree.tostring(ours.tree("running")) == etree.tostring(plain)
     assert ours.stored() == c14n(plain)
     # and with every subtree moved whole, the same
-    monkeypatch.setattr(journal_module, "MOVED_WHOLE_AT_MOST", 10**9)
+    monkeypatch.setattr(tree_module, "MOVED_WHOLE_AT_MOST", 10**9)
     (tmp_path / "whole").mkdir()
     again = Device(tmp_path / "whole", 300)
     assert ok(again.ask(f"<edit-config><target><candidate/></target>{bulk}</edit-config>"))

@@ -71,10 +71,14 @@ def test_edits_are_listed_each_or_by_their_top_level_node():
     many = [("merge", f"/if:interfaces/if:interface[if:name='a/{i}']", {"if": "urn:if"})
             for i in range(EDITS_LISTED)] + [("delete", "/sys:system/sys:contact",
                                              {"sys": "urn:sys"})]
+    # (a node standing for changes below it was merged into, whatever they were)
     assert top_level_edits(many) == [("merge", "/if:interfaces", {"if": "urn:if"}),
-                                     ("delete", "/sys:system", {"sys": "urn:sys"})]
+                                     ("merge", "/sys:system", {"sys": "urn:sys"})]
+    deleted = [("delete", f"/a:x[a:k='{i}']", {"a": "urn:a"}) for i in range(EDITS_LISTED)] + \
+        [("delete", "/b:y", {"b": "urn:b"})]
+    assert top_level_edits(deleted) == [("merge", None, {})]   # (not "the datastore deleted")
     long = [("create", f"/a:x[a:k='{'v' * 20_000}']", {"a": "urn:a"})]   # (a long key)
-    assert top_level_edits(long) == [("create", None, {})]
+    assert top_level_edits(long) == [("merge", None, {})]
     lists = [("merge", f"/a:x[a:k='{i}']", {"a": "urn:a"}) for i in range(EDITS_LISTED + 1)]
     assert top_level_edits(lists) == [("merge", None, {})]
 
@@ -142,3 +146,25 @@ def test_the_reply_cache_counts_its_questions_too():
         stores.cache_reply(stamp, (b"f" * 1_000_000 + str(n).encode(), ""), "<data/>")
     kept = sum(len(key[1]) + len(text) for key, text in stores._replies.items())
     assert kept <= REPLY_CACHE_BYTES and stores._reply_chars == kept
+
+
+def test_a_hello_longer_than_any_needs_ends_the_session_unparsed():
+    from emulator.netconf.session import HELLO_LIMIT
+    device = device_of()
+    connection, wire = connect(device, send_hello=False)
+    caps = "".join(f"<capability>urn:x:{i}</capability>" for i in range(HELLO_LIMIT // 30))
+    connection.receive(f'<hello xmlns="{NC}"><capabilities>{caps}</capabilities></hello>')
+    assert connection.session.closed and "hello" in wire.closed.detail
+
+
+def test_a_soap_body_of_more_elements_than_any_request_needs_is_not_parsed(make_server):
+    import http.client
+    running = make_server(max_datastore_elements=100)
+    body = ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
+            "<soapenv:Body>" + "<a/>" * 20_000 + "</soapenv:Body></soapenv:Envelope>")
+    connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
+    connection.request("POST", "/soap/core-1", body.encode(), {"Content-Type": "text/xml"})
+    response = connection.getresponse()
+    text = response.read().decode()
+    assert response.status == 413 and "too-big" in text and "elements" in text
+    connection.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 from lxml import etree
@@ -34,9 +35,11 @@ class Gate(ThreadPoolExecutor):
         super().__init__(max_workers=1)
         self.entered = threading.Event()
         self.opened = threading.Event()
+        self.ran = 0
 
     def submit(self, fn, /, *args, **kwargs):
         def held():
+            self.ran += 1
             self.entered.set()
             assert self.opened.wait(10), "the test never opened the gate"
             return fn(*args, **kwargs)
@@ -294,3 +297,119 @@ def test_what_a_new_entry_lost_while_it_was_built_is_not_found_again():
         "//if:interface[if:name='eth1']/ip:ipv4/ip:address/ip:prefix-length/text()",
         namespaces={"if": IF, "ip": IP})
     assert addresses == ["16"]
+
+
+# -- reads that cost more than the loop's budget ---------------------------------------------
+
+def test_a_filter_that_costs_more_than_the_loops_budget_is_applied_off_it(make_server, gate,
+                                                                           monkeypatch):
+    from emulator.datastore import operations
+    monkeypatch.setattr(operations, "FILTER_STEPS", 20)
+    running = make_server()
+    every_name = (f"<get-config><source><running/></source><filter><interfaces xmlns='{IF}'>"
+                  "<interface><name/></interface></interfaces></filter></get-config>")
+    with running.connect("core-1") as asker, running.connect("edge-01") as other:
+        many = [f"many{i}" for i in range(30)]
+        asker.send(edit(many, target="running", message_id="e"))
+        assert asker.recv_xml().find("nc:ok", NS) is not None
+        gate.opened.set()                # (the edit itself is small: no gate for it)
+        expected = running.call(lambda: etree.tostring(operations.filters.apply(
+            running.fleet.get("core-1").datastores.tree("running"),
+            etree.fromstring(f'<filter xmlns="{NC}"><interfaces xmlns="{IF}"><interface>'
+                             "<name/></interface></interfaces></filter>"), "/nc:rpc")))
+        gate.opened.clear()
+        asker.send(f'<rpc message-id="r" xmlns="{NC}">{every_name}</rpc>')
+        assert gate.entered.wait(10)
+        assert other.rpc(GET_CANDIDATE).find("nc:data", NS) is not None   # meanwhile
+        gate.opened.set()
+        reply = asker.recv_xml()
+        assert names_in(reply) >= set(many) | {"eth0"}
+        # (what the loop would have answered without a budget, in the same order)
+        assert [n.text for n in reply.iter(f"{{{IF}}}name")] == \
+            [n.text for n in etree.fromstring(expected).iter(f"{{{IF}}}name")]
+        # the same question again is answered from the cache, on the loop
+        gate.entered.clear()
+        again = asker.rpc(every_name)
+        assert names_in(again) == names_in(reply) and not gate.entered.is_set()
+
+
+def test_a_get_whose_filter_costs_more_than_the_budget_is_answered_the_same(make_server,
+                                                                            monkeypatch):
+    from emulator.datastore import operations
+    request = (f"<get><filter><interfaces xmlns='{IF}'><interface><name/><oper-status/>"
+               "</interface></interfaces></filter></get>")
+    running = make_server()
+    with running.connect("core-1") as client:
+        inline = client.rpc(request)
+        monkeypatch.setattr(operations, "FILTER_STEPS", 5)
+        apart = client.rpc(request)
+    assert [n.text for n in inline.iter(f"{{{IF}}}name")] == \
+        [n.text for n in apart.iter(f"{{{IF}}}name")] and names_in(inline)
+    assert [s.text for s in inline.iter(f"{{{IF}}}oper-status")] == \
+        [s.text for s in apart.iter(f"{{{IF}}}oper-status")]
+
+
+def test_a_big_devices_state_is_built_off_the_loop_and_is_the_same(make_server, gate):
+    running = make_server(offload_interfaces=8)       # core-1 has 5: edge-01 fewer
+    many = [f"n{i}" for i in range(6)]
+    request = f"<get><filter><interfaces xmlns='{IF}'/></filter></get>"
+    with running.connect("core-1") as asker, running.connect("edge-01") as other:
+        asker.send(edit(many, target="running", message_id="e"))
+        assert asker.recv_xml().find("nc:ok", NS) is not None
+        gate.opened.set()
+        runtime = running.runtime
+        limits = runtime.limits
+        running.call(lambda: setattr(runtime, "limits", replace(limits, offload_interfaces=10**6)))
+        inline = asker.rpc(request)
+        everything_inline = asker.rpc("<get/>")
+        running.call(lambda: setattr(runtime, "limits", limits))
+        gate.opened.clear()
+        gate.entered.clear()
+        asker.send(f'<rpc message-id="a" xmlns="{NC}">{request}</rpc>')
+        assert gate.entered.wait(10)
+        assert other.rpc("<get/>").find("nc:data", NS) is not None     # meanwhile
+        gate.opened.set()
+        apart = asker.recv_xml()
+        everything_apart = asker.rpc("<get/>")
+    # (the same answer, counters aside: they move with the clock)
+    def shape(reply):
+        return [(etree.QName(e).localname, e.text if not etree.QName(e).localname.endswith(
+            ("octets", "pkts", "discards", "errors", "protos", "datetime")) else None)
+            for e in reply.iter() if type(e.tag) is str]
+    assert shape(apart) == shape(inline) and set(many) <= names_in(apart)
+    assert [etree.QName(c).localname for c in everything_apart.find("nc:data", NS)] == \
+        [etree.QName(c).localname for c in everything_inline.find("nc:data", NS)]
+
+
+def test_work_of_a_session_that_ended_is_called_off(make_server, gate):
+    running = make_server(offload_elements=50)
+    device = running.fleet.get("core-1")
+    first = running.connect("core-1")
+    first.send(edit(NEW, message_id="first"))
+    assert gate.entered.wait(10)                 # the worker is held by the first one
+    others = [RawClient(running.port, "core-1") for _ in range(3)]
+    for n, client in enumerate(others):
+        client.send(frame(0x1, HELLO.encode()) +
+                    frame(0x1, edit([f"gone{n}-{i}" for i in range(30)], message_id="x").encode()))
+    import time
+    deadline = time.monotonic() + 10             # (until all three wait for the worker)
+    while running.call(lambda: sum(1 for c in running.runtime.connections
+                                   if c.device is device and c._busy is not None)) < 4:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    from emulator.netconf.termination import Reason
+
+    # (ended by the server, as a kill-session or a reset would: over WebSocket a client's
+    # hang-up is read only after the work, as its transport reads nothing meanwhile)
+    running.call(lambda: [c.end(Reason.KILLED, "killed") for c in list(running.runtime.connections)
+                          if c.device is device and c.session.id != first.session_id])
+    assert running.call(lambda: len(device.sessions)) == 1
+    gate.opened.set()
+    assert first.recv_xml().find("nc:ok", NS) is not None
+    gate.submit(lambda: None).result(10)         # (after the called-off ones, in turn)
+    assert gate.ran == 2                         # the first, and that one: theirs never ran
+    reply = first.rpc(GET_CANDIDATE)
+    assert set(NEW) <= names_in(reply) and not any(n.startswith("gone") for n in names_in(reply))
+    first.close()
+    for client in others:
+        client.close()

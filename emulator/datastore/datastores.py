@@ -92,12 +92,12 @@ def top_level_edits(edits: list[tuple[str, str | None, dict]]) -> list:
     for operation, path, prefixes in edits:
         top = None if path is None else _first_step(path)
         kept = tops.get(top)
-        if kept is not None and kept[0] != operation:
-            operation = "merge"
+        if top != path or (kept is not None and kept[0] != operation):
+            operation = "merge"   # (a node that stands for changes below it was merged into)
         tops[top] = (operation, top, {**(kept[2] if kept else {}), **prefixes})
     if None in tops or not _within(list(tops.values())):   # (the whole datastore)
-        operations = {operation for operation, _, _ in tops.values()}
-        return [(operations.pop() if len(operations) == 1 else "merge", None, {})]
+        whole = tops.get(None)
+        return [(whole[0] if whole is not None and len(tops) == 1 else "merge", None, {})]
     return list(tops.values())
 
 

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from emulator.datastore.journal import Journal, moving
+from emulator.datastore.journal import Journal
 from emulator.errors import RpcError
 from emulator.namespaces import NC_NS, YANG_NS
 from emulator.netconf.filters import INDEX_MIN_CHILDREN, KeyIndex, at_least, exact
 from emulator.schema.model import Schema, SchemaNode
+from emulator.schema.tree import moving
 from emulator.schema.validate import instance_path
 
 OPERATION = f"{{{NC_NS}}}operation"
@@ -236,7 +237,7 @@ class _Editor:
         anchor = self.anchor(target_parent, node, item) if node.user_ordered else None
         if anchor is False:
             return   # a bad insert, reported: nothing is added
-        shell = etree.Element(item.tag, nsmap=item.nsmap)
+        shell = etree.Element(item.tag, nsmap=_kept_namespaces(item))
         for key_tag, _ in node.key_nodes:
             shell.append(self.clean_copy(item.find(key_tag)))
         result = self.result
@@ -502,7 +503,31 @@ class _Editor:
         for element in _WITH_ATTRIBUTES(copy):   # (C-level: a big subtree has few)
             element.attrib.clear()
         copy.tail = None
+        if len(copy.nsmap) > NAMESPACES_KEPT:
+            # (a copy declares every namespace in scope of the original: not stored)
+            etree.cleanup_namespaces(copy, keep_ns_prefixes=_text_prefixes(copy))
         return copy
+
+
+# A new element keeps the namespace declarations in scope of the request's
+# element up to this many; past it, only those its names and values use.
+NAMESPACES_KEPT = 16
+
+
+def _text_prefixes(element: etree._Element) -> list[str]:
+    """The prefixes in scope of ``element`` that its text may use (identityref
+    and instance-identifier values name them)."""
+    text = " ".join(element.itertext())
+    return [prefix for prefix in element.nsmap if prefix and f"{prefix}:" in text]
+
+
+def _kept_namespaces(item: etree._Element) -> dict:
+    nsmap = item.nsmap
+    if len(nsmap) <= NAMESPACES_KEPT:
+        return nsmap
+    used = {etree.QName(e).namespace for e in item.iter() if type(e.tag) is str}
+    in_text = set(_text_prefixes(item))
+    return {prefix: uri for prefix, uri in nsmap.items() if uri in used or prefix in in_text}
 
 
 def _norm(text: str | None, node: SchemaNode) -> str:

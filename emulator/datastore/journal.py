@@ -22,38 +22,13 @@ from typing import Any, Iterator
 
 from lxml import etree
 
+from emulator.schema.tree import moving
+
 # (kind, parent's path from the root as child positions, position, new element's text)
 # kind: "i" insert, "d" remove ("delete"), "r" replace
 Op = tuple[str, list[int], int, Any]
 
 _PARSER = etree.XMLParser(remove_blank_text=True)
-# An element with more children than this is moved without them, and they after it,
-# one by one (see moving).
-MOVED_WHOLE_AT_MOST = 64
-
-
-@contextmanager
-def moving(*elements: etree._Element | None) -> Iterator[None]:
-    """Around a move of ``elements`` (insert, remove, replace): the big ones
-    are moved without their children, which follow one by one. lxml fixes the
-    namespace references of a moved subtree with a cache that grows by every
-    namespace declaration in it: a replace of a list of 10,000 entries that
-    each declare one (``<ipv4 xmlns="...">``) took about 0.35 s moved whole,
-    0.07 s so."""
-    taken = []
-    for element in elements:
-        if element is not None and len(element) > MOVED_WHOLE_AT_MOST:
-            children = list(element)
-            for child in children:
-                element.remove(child)
-            taken.append((element, children))
-    try:
-        yield
-    finally:
-        for element, children in taken:
-            element.extend(children)
-
-
 def path_of(element: etree._Element, root: etree._Element) -> list[int]:
     """``element``'s position under ``root``, as the child index at each level
     (each index is one C-level walk of the siblings before it)."""

@@ -7,19 +7,20 @@ from __future__ import annotations
 
 import re
 from copy import deepcopy
+from typing import Callable
 
 from lxml import etree
 
 from emulator.datastore.datastores import (DEFAULT_CONFIRM_TIMEOUT, EDITS_LISTED, Datastores,
                                            elements, oversize, raise_all, top_level_edits)
 from emulator.datastore.edit import apply_edit
-from emulator.datastore.journal import moving
 from emulator.errors import RpcError
-from emulator.namespaces import CAPABILITY, IF_NS, NC_NS, WD_ATTR_NS, WD_NS, qn
+from emulator.namespaces import CAPABILITY, HW_NS, IF_NS, NC_NS, RT_NS, WD_ATTR_NS, WD_NS, qn
 from emulator.netconf import filters
 from emulator.netconf.operations import BASE_OPERATIONS, Offload, Rpc, Serialized
 from emulator.netconf.xml import localname
 from emulator.operational import interface_leaves, summary
+from emulator.schema.tree import moving
 from emulator.schema.validate import Validation, instance_path, validate, validate_change
 
 PROTOCOL_CAPABILITIES = [
@@ -132,14 +133,23 @@ def with_defaults(rpc: Rpc, data: etree._Element, mode: str | None, config_only:
                                  keep_ns_prefixes=sorted(prefixes - {"wd"}))
 
 
+# What a filter may look at and take on the event loop (a few tens of ms); a
+# filter that would cost more is applied on the worker thread (see _read_apart).
+FILTER_STEPS = 20_000
+
+
 def _data_reply(rpc: Rpc, tree: etree._Element, config_only: bool,
-                owned: bool = False, index: filters.KeyIndex | None = None) -> etree._Element:
+                owned: bool = False, index: filters.KeyIndex | None = None,
+                budget: int | None = None) -> etree._Element:
     """The ``<data>`` of a reply: ``tree`` (only read, unless ``owned``) with the
     defaults the client asked for, then what the filter selects of it.
-    ``index``: lookups by key kept with ``tree`` (a datastore's)."""
+    ``index``: lookups by key kept with ``tree`` (a datastore's). ``budget``:
+    raise filters.OverBudget rather than do more than that much work."""
     mode = _with_defaults(rpc)
     filter_element = rpc.param("filter")
     if mode not in (None, "explicit"):
+        if budget is not None and elements(tree) > budget:
+            raise filters.OverBudget
         if not owned:
             tree = deepcopy(tree)
         with_defaults(rpc, tree, mode, config_only)
@@ -148,7 +158,7 @@ def _data_reply(rpc: Rpc, tree: etree._Element, config_only: bool,
     if filter_element is not None:
         data = filters.apply(tree, filter_element, rpc.path("filter"),
                              schema=rpc.device.profile.schema,
-                             index=index or filters.KeyIndex())
+                             index=index or filters.KeyIndex(), budget=budget)
     elif owned:
         data = tree
     else:
@@ -196,11 +206,33 @@ def get_config(rpc: Rpc) -> Serialized:
         if whole is not None:   # written as they are: nothing to copy
             text = _serialised(c for c in tree if type(c.tag) is str and whole(c.tag))
         else:
-            text = etree.tostring(_data_reply(rpc, tree, config_only=True,
-                                              index=stores.key_index(name)),
-                                  encoding="unicode")
+            try:
+                text = etree.tostring(_data_reply(rpc, tree, config_only=True,
+                                                  index=stores.key_index(name),
+                                                  budget=FILTER_STEPS), encoding="unicode")
+            except filters.OverBudget:
+                def answer(text: str) -> Serialized:
+                    if stores.stamp(name) != stamp:   # (changed meanwhile: answered, not kept)
+                        return Serialized(text)
+                    return Serialized(stores.cache_reply(stamp, key, text),
+                                      still_valid=lambda: stores.stamp(name) == stamp)
+                return _read_apart(rpc, tree, True, answer)
         cached = stores.cache_reply(stamp, key, text)
     return Serialized(cached, still_valid=lambda: stores.stamp(name) == stamp)
+
+
+def _read_apart(rpc: Rpc, tree: etree._Element, config_only: bool,
+                answer: Callable[[str], Serialized]) -> Offload:
+    """A read whose filter (or defaults) costs more than the loop's budget: the
+    loop writes ``tree``'s text, and the worker thread parses it and does the
+    rest on a tree of its own, unbounded; ``answer`` makes the reply of the text."""
+    source = etree.tostring(tree)
+
+    def work() -> str:
+        own = etree.fromstring(source)
+        return etree.tostring(_data_reply(rpc, own, config_only, owned=True), encoding="unicode")
+
+    return Offload(work, answer)
 
 
 def _interfaces_by_name(rpc: Rpc, filter_element: etree._Element | None) \
@@ -236,6 +268,10 @@ def _interfaces_by_name(rpc: Rpc, filter_element: etree._Element | None) \
                             "</interfaces></data>")
 
 
+# The top-level nodes whose state is built for each interface (ietf-interfaces,
+# ietf-routing's RIBs, ietf-hardware's ports).
+_BUILT_PER_INTERFACE = (f"{{{IF_NS}}}interfaces", f"{{{RT_NS}}}routing", f"{{{HW_NS}}}hardware")
+
 _IF_INTERFACES, _IF_INTERFACE, _IF_NAME = (f"{{{IF_NS}}}interfaces", f"{{{IF_NS}}}interface",
                                            f"{{{IF_NS}}}name")
 
@@ -243,15 +279,25 @@ _IF_INTERFACES, _IF_INTERFACE, _IF_NAME = (f"{{{IF_NS}}}interfaces", f"{{{IF_NS}
 @BASE_OPERATIONS.operation("get")
 def get(rpc: Rpc) -> etree._Element | Serialized:
     filter_element = rpc.param("filter")
-    whole = _whole(rpc, filter_element)
-    if whole is not None:
-        return Serialized(_serialised(rpc.device.state_parts(whole)))
     some = _interfaces_by_name(rpc, filter_element)
     if some is not None:   # (a few interfaces by name: only they are built)
         return _data_reply(rpc, some, config_only=False, owned=True)
+    device = rpc.device
     # only the top-level nodes the filter can reach are built
-    tree = rpc.device.state(filters.reaches(filter_element))
-    return _data_reply(rpc, tree, config_only=False, owned=True)
+    reach = filters.reaches(filter_element)
+    if device.big() and (reach is None or any(reach(tag) for tag in _BUILT_PER_INTERFACE)):
+        # (a big device's state is built on the worker thread, and filtered there)
+        make = device.state_apart(reach)
+        return Offload(lambda: etree.tostring(_data_reply(rpc, make(), False, owned=True),
+                                              encoding="unicode"), Serialized)
+    whole = _whole(rpc, filter_element)
+    if whole is not None:
+        return Serialized(_serialised(device.state_parts(whole)))
+    tree = device.state(reach)
+    try:
+        return _data_reply(rpc, tree, config_only=False, owned=True, budget=FILTER_STEPS)
+    except filters.OverBudget:
+        return _read_apart(rpc, tree, False, Serialized)
 
 
 # -- editing ------------------------------------------------------------------------------
@@ -394,8 +440,10 @@ def _edits(schema, changes: list, config: etree._Element) -> list:
                                 for operation, element in changes])
     tops: dict[etree._Element, str] = {}
     for operation, element in changes:
-        while element.getparent() is not config:
-            element = element.getparent()
+        if element.getparent() is not config:
+            operation = "merge"   # (a node that stands for changes below it was merged into)
+            while element.getparent() is not config:
+                element = element.getparent()
         tops[element] = operation if tops.get(element, operation) == operation else "merge"
     if len(tops) > EDITS_LISTED:     # (entries of a top-level list: the whole datastore)
         return [("merge", None, {})]
@@ -431,10 +479,21 @@ def copy_config(rpc: Rpc) -> Offload | None:
 
     if elements(tree) <= limits.offload_elements:
         return install(validate(schema, tree, structural=structural))
-    # (a big one is checked on the worker thread, in a tree parsed there from its text)
+    # (a big one is checked on the worker thread, in a tree parsed there from its text;
+    # then put in place if neither datastore changed meanwhile)
     text = etree.tostring(tree)
+    named = [name for name in (source, target) if isinstance(name, str) and name != "startup"]
+    stamps = [stores.stamp(name) for name in named]
+
+    def install_unless_changed(problems: list[RpcError]) -> None:
+        if stamps != [stores.stamp(name) for name in named]:
+            raise RpcError("in-use", "protocol", "a datastore of this <copy-config> changed "
+                           "while it was being made; send it again",
+                           path=rpc.path("target"), path_ns=rpc.path_ns)
+        install(problems)
+
     return Offload(lambda: validate(schema, etree.fromstring(text), structural=structural),
-                   install)
+                   install_unless_changed)
 
 
 @BASE_OPERATIONS.operation("delete-config")

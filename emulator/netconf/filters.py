@@ -30,6 +30,7 @@ from pyang import xpath_lexer
 from emulator.errors import RpcError
 from emulator.namespaces import NC_NS
 from emulator.schema.model import Schema, SchemaNode
+from emulator.schema.tree import moving
 from emulator.schema.xpath import XPathSyntaxError, rewrite
 
 # Below this many children, trying each one is as quick as any lookup.
@@ -171,17 +172,31 @@ def _prefixed(prefix: str, tag: str) -> str:
     return f"{prefix}:{tag.rpartition('}')[2]}" if tag[0] == "{" else tag
 
 
-class Selection:
-    """What a filter selects: elements whole, and the ways to them."""
+class OverBudget(Exception):
+    """A filter costs more than the budget it was given (see apply)."""
 
-    def __init__(self, schema: Schema | None = None) -> None:
+
+class Selection:
+    """What a filter selects: elements whole, and the ways to them. ``budget``:
+    how many nodes it may look at and take (None: any number)."""
+
+    def __init__(self, schema: Schema | None = None, budget: int | None = None) -> None:
         self.schema = schema
+        self.budget = budget
         self.whole: set[etree._Element] = set()
         self.partial: set[etree._Element] = set()
         # the selected children (whole or partial) of each partial element, and of the root
         self.below: dict[etree._Element, set[etree._Element]] = {}
 
+    def spend(self, steps: int) -> None:
+        if self.budget is not None:
+            self.budget -= steps
+            if self.budget < 0:
+                raise OverBudget
+
     def take(self, element: etree._Element, root: etree._Element) -> None:
+        if self.budget is not None:
+            self.spend(1)
         self.whole.add(element)
         child, parent = element, element.getparent()
         while parent is not None:
@@ -207,7 +222,9 @@ class Selection:
         by_tag = node.by_tag if node is not None else None
         for child in _in_document_order(source, chosen):
             if child in self.whole:
-                target.append(child.__copy__())   # (a deep copy, without copy.deepcopy's)
+                copy = child.__copy__()   # (a deep copy, without copy.deepcopy's)
+                with moving(copy):        # (moved whole: the square of its declarations)
+                    target.append(copy)
                 continue
             shallow = etree.SubElement(target, child.tag, attrib=child.attrib, nsmap=child.nsmap)
             child_node = by_tag.get(child.tag) if by_tag is not None else None
@@ -332,6 +349,8 @@ def _select_level(filters: list[_Node], data: etree._Element,
         matched_content: list[etree._Element] = []
         for content in contents:
             wanted = content.text
+            if selection.budget is not None:
+                selection.spend(len(data))
             hits = [d for d in data if content.matches(d) and (d.text or "").strip() == wanted]
             if not hits:
                 return False
@@ -357,6 +376,8 @@ def _select_level(filters: list[_Node], data: etree._Element,
             for child in index.candidates(data, f.tag, key.tag, key.text):
                 _select_level(f.children, child, selection, root, index)
     if scanned:
+        if selection.budget is not None:
+            selection.spend(len(data))
         for child in data:
             for f in scanned:
                 if not f.matches(child):
@@ -387,8 +408,9 @@ def subtree(data: etree._Element, filter_element: etree._Element,
 
 
 def _subtree(data: etree._Element, filter_element: etree._Element,
-             schema: Schema | None, index: KeyIndex | None) -> Selection:
-    selection = Selection(schema)
+             schema: Schema | None, index: KeyIndex | None,
+             budget: int | None = None) -> Selection:
+    selection = Selection(schema, budget)
     top = [_Node(f) for f in _elements(filter_element)]
     if top:
         _select_level(top, data, selection, data, index)
@@ -515,7 +537,8 @@ def _too_costly(expression: str) -> str | None:
 
 
 def _xpath(data: etree._Element, expression: str, namespaces: dict[str | None, str],
-           error_path: str, schema: Schema | None, index: KeyIndex | None) -> Selection:
+           error_path: str, schema: Schema | None, index: KeyIndex | None,
+           budget: int | None = None) -> Selection:
     problem = _too_costly(expression)
     if problem is not None:
         raise RpcError("resource-denied", "protocol",
@@ -536,7 +559,7 @@ def _xpath(data: etree._Element, expression: str, namespaces: dict[str | None, s
         raise RpcError("invalid-value", "protocol",
                        f"XPath filter {expression!r} selects a {type(result).__name__}, "
                        "not nodes", path=error_path, path_ns={"nc": NC_NS})
-    selection = Selection(schema)
+    selection = Selection(schema, budget)
     for node in result:
         if isinstance(node, etree._Element):
             if node is data:
@@ -626,13 +649,16 @@ def whole_top_level(filter_element: etree._Element | None):
 
 def apply(data: etree._Element, filter_element: etree._Element, error_path: str,
           xpath_enabled: bool = True, schema: Schema | None = None,
-          index: KeyIndex | None = None) -> etree._Element:
+          index: KeyIndex | None = None, budget: int | None = None) -> etree._Element:
     """A new tree: what the ``<filter>`` parameter selects of ``data``.
 
     ``schema`` (of ``data``): list entries on the way to a selected node keep
     their keys. ``index``: find list entries by key (see :class:`KeyIndex`).
+    ``budget``: raise OverBudget rather than look at or take more nodes than
+    this (the caller does the work elsewhere).
     """
-    return _selection(data, filter_element, error_path, xpath_enabled, schema, index).copy(data)
+    return _selection(data, filter_element, error_path, xpath_enabled, schema, index,
+                      budget).copy(data)
 
 
 def selects(data: etree._Element, filter_element: etree._Element, error_path: str,
@@ -644,7 +670,8 @@ def selects(data: etree._Element, filter_element: etree._Element, error_path: st
 
 
 def _selection(data: etree._Element, filter_element: etree._Element, error_path: str,
-               xpath_enabled: bool, schema: Schema | None, index: KeyIndex | None) -> Selection:
+               xpath_enabled: bool, schema: Schema | None, index: KeyIndex | None,
+               budget: int | None = None) -> Selection:
     kind = filter_element.get("type", "subtree")
     if kind == "subtree":
         for count, _ in enumerate(filter_element.iter(), start=0):   # (stops at the limit)
@@ -652,7 +679,7 @@ def _selection(data: etree._Element, filter_element: etree._Element, error_path:
                 raise RpcError("resource-denied", "protocol", "a subtree filter of more than "
                                f"{MAX_SUBTREE_NODES:,} nodes is refused (its cost grows "
                                "faster than its size)", path=error_path, path_ns={"nc": NC_NS})
-        return _subtree(data, filter_element, schema, index)
+        return _subtree(data, filter_element, schema, index, budget)
     if kind == "xpath" and xpath_enabled:
         select = filter_element.get("select")
         if select is None:
@@ -660,7 +687,7 @@ def _selection(data: etree._Element, filter_element: etree._Element, error_path:
                            "an XPath filter needs a select attribute", path=error_path,
                            path_ns={"nc": NC_NS},
                            info=[("bad-attribute", "select"), ("bad-element", "filter")])
-        return _xpath(data, select, filter_element.nsmap, error_path, schema, index)
+        return _xpath(data, select, filter_element.nsmap, error_path, schema, index, budget)
     raise RpcError("bad-attribute", "protocol", f"filter type {kind!r} is not supported "
                    "(use subtree or xpath)", path=error_path, path_ns={"nc": NC_NS},
                    info=[("bad-attribute", "type"), ("bad-element", "filter")])

@@ -12,6 +12,7 @@ top-level nodes (we hold them under one wrapper element, so ``/x`` becomes
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 from lxml import etree
@@ -77,8 +78,9 @@ def rewrite(expression: str, default_prefix: str | None) -> tuple[str, list[list
     return "".join(out), steps
 
 
-class _Evaluation:
-    """What the YANG functions need to know about the evaluation under way."""
+class _Evaluation(threading.local):
+    """What the YANG functions need to know about the evaluation under way (on
+    each thread its own: the event loop's and the worker's run at once)."""
 
     node: Any = None
     expression: "YangXPath | None" = None

@@ -38,6 +38,7 @@ from emulator.fleet import Fleet
 from emulator.lifecycle import Admit
 from emulator.namespaces import (INTERLEAVE_CAPABILITY, NC_NS, NCM_NS, NCWS_NS,
                                  NOTIFICATION_CAPABILITY, NOTIFICATION_NS, qn)
+from emulator.netconf.session import message_elements
 from emulator.netconf.termination import Termination
 from emulator.netconf.xml import XMLRejected, describe, parse_message, to_text
 from emulator.paths import WSDL
@@ -408,8 +409,9 @@ class SoapHandler(tornado.web.RequestHandler):
                     return await self._exchange(soap, None, status=413)
                 return self._too_big_without_session()
             self._check_media_type()
-            message = unwrap(bytes(self._body))
-            self._body = bytearray()
+            body, self._body = bytes(self._body), bytearray()
+            self._check_elements(body)
+            message = unwrap(body)
             if soap is None:
                 if not is_hello(message):
                     raise _malformed(
@@ -488,6 +490,17 @@ class SoapHandler(tornado.web.RequestHandler):
     def _challenge(self, message: str) -> SoapFault:
         self.set_header("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')
         return SoapFault(401, "Client", RpcError("access-denied", "protocol", message))
+
+    def _check_elements(self, body: bytes) -> None:
+        """Not parsed (on the loop) when it holds more elements than any request
+        needs: the same bound as a NETCONF message's (see netconf.session)."""
+        most = message_elements(self.fleet.runtime.limits)
+        if most and len(body) > 4 * most:
+            count = body.count(b"<") - body.count(b"</")
+            if count > most:
+                raise SoapFault(413, "Client", RpcError(
+                    "too-big", "rpc", f"the request holds about {count:,} elements; this "
+                    f"server parses at most {most:,} (--max-datastore-elements)"))
 
     def _check_media_type(self) -> None:
         content_type = self.request.headers.get("Content-Type")
