@@ -7,6 +7,7 @@ ever reaches the wire as an error.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -98,7 +99,8 @@ class RpcError(Exception):
                     name, text = item
                     etree.SubElement(info, qn(name)).text = text
                 else:
-                    info.append(item)
+                    # (a copy: the element may belong to a tree of the worker thread's)
+                    info.append(deepcopy(item))
         return err
 
     # Constructors for the errors the base protocol itself raises.

@@ -22,8 +22,9 @@ from lxml import etree
 from emulator.clock import rfc3339
 from emulator.namespaces import (AL_NS, EMEV_NS, HW_NS, IANAHW_NS, IF_NS, IP_NS, NC_NS, RT_NS,
                                  SYS_NS, V4UR_NS, V6UR_NS)
+from emulator.schema.compiled import PerThreadXPath
 
-_INTERFACE_NAMES = etree.XPath("if:interfaces/if:interface/if:name/text()",
+_INTERFACE_NAMES = PerThreadXPath("if:interfaces/if:interface/if:name/text()",
                                namespaces={"if": IF_NS}, smart_strings=False)
 _COUNTERS = ("in-octets", "in-unicast-pkts", "in-broadcast-pkts", "in-multicast-pkts",
              "in-discards", "in-errors", "in-unknown-protos", "out-octets", "out-unicast-pkts",

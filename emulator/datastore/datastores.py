@@ -23,6 +23,7 @@ from emulator.datastore.journal import Journal
 from emulator.datastore.storage import Storage
 from emulator.errors import RpcError, RpcErrors
 from emulator.netconf.filters import KeyIndex
+from emulator.schema.compiled import PerThreadXPath
 from emulator.schema.validate import validate_change
 
 log = logging.getLogger(__name__)
@@ -123,8 +124,8 @@ def _first_step(path: str) -> str:
 RECOUNT_CHARS = 64 * 1024
 # A datastore may hold this many characters of text for each element it may hold.
 TEXT_PER_ELEMENT = 256
-_COUNT = etree.XPath("count(.//*)")
-_TEXT = etree.XPath("string-length(string(.))")
+_COUNT = PerThreadXPath("count(.//*)")
+_TEXT = PerThreadXPath("string-length(string(.))")
 
 
 def elements(tree: etree._Element) -> int:

@@ -20,6 +20,7 @@ from emulator.datastore.journal import Journal
 from emulator.errors import RpcError
 from emulator.namespaces import NC_NS, YANG_NS
 from emulator.netconf.filters import INDEX_MIN_CHILDREN, KeyIndex, at_least, exact
+from emulator.schema.compiled import PerThreadXPath
 from emulator.schema.model import Schema, SchemaNode
 from emulator.schema.tree import moving
 from emulator.schema.validate import instance_path
@@ -28,8 +29,8 @@ OPERATION = f"{{{NC_NS}}}operation"
 INSERT, KEY, VALUE = f"{{{YANG_NS}}}insert", f"{{{YANG_NS}}}key", f"{{{YANG_NS}}}value"
 WD_DEFAULT = "{urn:ietf:params:xml:ns:netconf:default:1.0}default"
 OPERATIONS = ("merge", "replace", "create", "delete", "remove")
-_WITH_OPERATION = etree.XPath(".//*[@nc:operation]", namespaces={"nc": NC_NS})
-_WITH_ATTRIBUTES = etree.XPath("descendant-or-self::*[@*]")
+_WITH_OPERATION = PerThreadXPath(".//*[@nc:operation]", namespaces={"nc": NC_NS})
+_WITH_ATTRIBUTES = PerThreadXPath("descendant-or-self::*[@*]")
 # Lookups by key in one big list before it is worth indexing every entry.
 DIRECT_LOOKUPS = 8
 

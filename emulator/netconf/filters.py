@@ -29,6 +29,7 @@ from pyang import xpath_lexer
 
 from emulator.errors import RpcError
 from emulator.namespaces import NC_NS
+from emulator.schema.compiled import PerThreadXPath
 from emulator.schema.model import Schema, SchemaNode
 from emulator.schema.tree import moving
 from emulator.schema.xpath import XPathSyntaxError, rewrite
@@ -121,11 +122,11 @@ def _table(parent: etree._Element, tag: str, key_tag: str) -> tuple[dict[str, li
     return by_text, irregular
 
 
-_COMPILED: dict[tuple, etree.XPath] = {}
+_COMPILED: dict[tuple, PerThreadXPath] = {}
 _COMPILED_MAX = 512
 
 
-def _compiled(kind: str, tag: str, key_tag: str) -> etree.XPath:
+def _compiled(kind: str, tag: str, key_tag: str) -> PerThreadXPath:
     found = _COMPILED.get((kind, tag, key_tag))
     if found is None:
         namespaces = {"a": _namespace(tag), "b": _namespace(key_tag)}
@@ -140,7 +141,7 @@ def _compiled(kind: str, tag: str, key_tag: str) -> etree.XPath:
             # superset of the entries whose key's text, stripped, is the value
             text = (f"{name}[{key}[normalize-space(translate(., $ws, $spaces)) = $v "
                     "or node()[not(self::text())]]]")
-        found = etree.XPath(text, namespaces={k: v for k, v in namespaces.items() if v})
+        found = PerThreadXPath(text, namespaces={k: v for k, v in namespaces.items() if v})
         if len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.clear()
         _COMPILED[(kind, tag, key_tag)] = found
@@ -153,7 +154,7 @@ def exact(parent: etree._Element, tag: str, key_tag: str, value: str) -> list[et
     return _compiled("exact", tag, key_tag)(parent, v=value)
 
 
-def _keys_of(tag: str, key_tag: str) -> etree.XPath:
+def _keys_of(tag: str, key_tag: str) -> PerThreadXPath:
     return _compiled("keys", tag, key_tag)
 
 
@@ -450,14 +451,14 @@ def _simple_steps(expression: str, namespaces: dict[str | None, str]) \
     return steps
 
 
-_EQUALS: dict[int, etree.XPath] = {}
+_EQUALS: dict[int, PerThreadXPath] = {}
 
 
-def _equals(count: int) -> etree.XPath:
+def _equals(count: int) -> PerThreadXPath:
     """self::*[b0 = $v0][b1 = $v1]..., XPath's own equality (string values, no trimming)."""
     found = _EQUALS.get(count)
     if found is None:
-        found = _EQUALS[count] = etree.XPath(
+        found = _EQUALS[count] = PerThreadXPath(
             "self::*" + "".join(f"[*[local-name() = $l{i} and namespace-uri() = $n{i}] = $v{i}]"
                                 for i in range(count)))
     return found

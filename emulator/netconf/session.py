@@ -276,21 +276,15 @@ class Session:
         key, message_id = _memo_key(data) if isinstance(data, str) else (None, "")
         if key is not None and self._answer_again(key, message_id):
             return
-        declarations = data.count("xmlns") if isinstance(data, str) else data.count(b"xmlns")
-        if declarations > MAX_DECLARATIONS:
-            return self._reply_errors(None, [RpcError(
-                "resource-denied", "rpc", f"the message declares about {declarations:,} "
-                f"namespaces; at most {MAX_DECLARATIONS:,} are accepted (each one is copied "
-                "wherever an element of the message is)")], message_id=message_id or None)
         limits = self.device.runtime.limits
         if len(data) > limits.offload_bytes:
-            # (parsed on the worker thread: the text is this message's alone)
+            # (checked and parsed on the worker thread: the text is this message's alone)
             most = message_elements(limits)
             return self._later(lambda: _parse_within(data, most),
                                lambda root: self._answer_parsed(root, key, message_id))
         try:
-            root = parse_message(data)
-        except XMLRejected as exc:
+            root = _parse_within(data, 0)
+        except (XMLRejected, RpcError) as exc:
             root = exc
         self._answer_parsed(root, key, message_id)
 
@@ -306,9 +300,8 @@ class Session:
 
     def _answer_parsed(self, root: etree._Element | Exception, key: str | None,
                        message_id: str) -> None:
-        if isinstance(root, TooManyElements):
-            return self._reply_errors(None, [RpcError("too-big", "rpc", str(root))],
-                                      message_id=message_id or None)
+        if isinstance(root, RpcError):     # (refused before it was parsed)
+            return self._reply_errors(None, [root], message_id=message_id or None)
         if isinstance(root, XMLRejected):
             return self._reply_errors(None, [RpcError.malformed(str(root), base11=self.base11)])
         if isinstance(root, Exception):   # (a bug of ours: said, not raised in a callback)
@@ -518,9 +511,25 @@ class Session:
         self._emit(Send(text))
 
 
-# The most namespace declarations a message may carry (a client declares a few;
-# lxml copies every one in scope wherever an element is copied).
+# The most namespace prefixes a message may declare (a client declares a few,
+# perhaps again and again; lxml copies every one in scope wherever an element
+# is copied: 50,000 of them on an <rpc> made each copy cost seconds).
 MAX_DECLARATIONS = 1_000
+_PREFIXED = re.compile(r"xmlns:([^\s=]+)\s*=")
+_PREFIXED_BYTES = re.compile(rb"xmlns:([^\s=]+)\s*=")
+
+
+def _declared_prefixes(data: str | bytes) -> int:
+    """How many distinct prefixes ``data`` declares (counted only when it declares
+    more than MAX_DECLARATIONS times: a default namespace, or a prefix declared
+    again, adds nothing in scope)."""
+    if isinstance(data, str):
+        if data.count("xmlns:") <= MAX_DECLARATIONS:
+            return 0
+        return len(set(_PREFIXED.findall(data)))
+    if data.count(b"xmlns:") <= MAX_DECLARATIONS:
+        return 0
+    return len(set(_PREFIXED_BYTES.findall(data)))
 # The longest client <hello> accepted (hundreds of capabilities fit in a tenth of it).
 HELLO_LIMIT = 1024 * 1024
 # A message may hold this many elements more than a datastore may (what a whole
@@ -535,20 +544,22 @@ def message_elements(limits: Any) -> int:
         limits.max_datastore_elements + MESSAGE_ELEMENTS_BEYOND
 
 
-class TooManyElements(ValueError):
-    """A message with more elements than any request needs."""
-
-
 def _parse_within(data: str | bytes, most: int) -> etree._Element:
-    """parse_message(), unless ``data`` holds more than ``most`` elements (0: any
-    number), counted without parsing: its tags less its end tags."""
+    """parse_message(), unless ``data`` declares more than MAX_DECLARATIONS
+    prefixes or holds more than ``most`` elements (0: any number), counted
+    without parsing (its tags less its end tags): then an RpcError is raised."""
+    prefixes = _declared_prefixes(data)
+    if prefixes > MAX_DECLARATIONS:
+        raise RpcError("resource-denied", "rpc", f"the message declares {prefixes:,} namespace "
+                       f"prefixes; at most {MAX_DECLARATIONS:,} are accepted (every prefix in "
+                       "scope is copied wherever an element of the message is)")
     if most:
         count = data.count("<") - data.count("</") if isinstance(data, str) \
             else data.count(b"<") - data.count(b"</")
         if count > most:
-            raise TooManyElements(f"the message holds about {count:,} elements; this server "
-                                  f"parses at most {most:,} (--max-datastore-elements, plus "
-                                  f"{MESSAGE_ELEMENTS_BEYOND:,})")
+            raise RpcError("too-big", "rpc", f"the message holds about {count:,} elements; this "
+                           f"server parses at most {most:,} (--max-datastore-elements, plus "
+                           f"{MESSAGE_ELEMENTS_BEYOND:,})")
     return parse_message(data)
 
 

@@ -19,6 +19,7 @@ from lxml import etree
 
 from emulator.errors import RpcError
 from emulator.namespaces import YANG_NS
+from emulator.schema.compiled import PerThreadXPath
 from emulator.schema.model import Choice, Schema, SchemaNode
 from emulator.schema.types import BadValue, InstanceIdentifierType, LeafrefType, UnionType
 from emulator.schema.xpath import instance
@@ -728,12 +729,12 @@ def _instances(root: etree._Element, node: SchemaNode) -> list[etree._Element]:
                 steps.append(f"{prefix}:{local}")
             else:
                 steps.append(tag)
-        found = _INSTANCE_PATHS[id(node)] = (node, etree.XPath(
+        found = _INSTANCE_PATHS[id(node)] = (node, PerThreadXPath(
             "/".join(steps), namespaces={p: ns for ns, p in prefixes.items()}))
     return found[1](root)
 
 
-_INSTANCE_PATHS: dict[int, tuple[SchemaNode, etree.XPath]] = {}
+_INSTANCE_PATHS: dict[int, tuple[SchemaNode, PerThreadXPath]] = {}
 
 
 def _unique_items(items: list[tuple[etree._Element, SchemaNode]]):

@@ -19,6 +19,7 @@ from lxml import etree
 from pyang import xpath_lexer
 from pyang.types import XSDPattern
 
+from emulator.schema.compiled import PerThreadXPath
 from emulator.schema.types import BadValue, EnumerationType, LeafrefType, UnionType
 
 
@@ -240,8 +241,8 @@ class YangXPath:
         self.schema = schema
         text, self.steps = rewrite(expression, default_prefix)
         try:
-            self._xpath = etree.XPath(text, namespaces=namespaces, extensions=EXTENSIONS,
-                                      smart_strings=False)
+            self._xpath = PerThreadXPath(text, namespaces=namespaces, extensions=EXTENSIONS,
+                                         smart_strings=False)
         except etree.XPathSyntaxError as exc:
             raise XPathSyntaxError(f"cannot compile XPath {expression!r}: {exc}") from None
         self.rewritten = text
