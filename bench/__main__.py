@@ -16,6 +16,7 @@ BENCHMARKS = {
     "fixture": "bench.fixture",
     "drill": "bench.drill",
     "console": "bench.console",
+    "fairness": "bench.fairness",
 }
 
 

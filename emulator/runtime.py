@@ -49,7 +49,7 @@ class Limits:
     offload_interfaces: int = 1_000
     # The most elements an edit may leave in a datastore (0: no limit): what
     # bounds a device's memory, and what a <get> or <commit> of it costs.
-    max_datastore_elements: int = 125_000
+    max_datastore_elements: int = 100_000
 
 
 @dataclass
