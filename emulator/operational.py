@@ -177,7 +177,7 @@ class OperationalState:
         self._entries = 0   # interface entries in the configuration last followed
         self._summarised: etree._Element | None = None
         self._configured: list[tuple[str | None, bool, bool]] = []
-        self._prepared: tuple[etree._Element, list] | None = None   # (see prepare)
+        self._prepared: tuple[etree._Element, list, dict] | None = None   # (see prepare)
 
     def snapshot(self, now: float) -> "OperationalState":
         """A copy to build state from on another thread (see Device.state_apart):
@@ -273,8 +273,9 @@ class OperationalState:
                 self._synced = config
                 return
         prepared, self._prepared = self._prepared, None
+        made: dict[str, Link] = {}
         if prepared is not None and prepared[0] is config:
-            self._summarised, self._configured = prepared
+            self._summarised, self._configured, made = prepared
         names = _INTERFACE_NAMES(config)
         self._entries = _interface_count(config)
         if len(names) == len(self.links) and self.links.keys() == set(names):
@@ -287,6 +288,11 @@ class OperationalState:
             seed_index = self._seed_index
         for name, enabled, _ in summary:
             if name is None or name in links:
+                continue
+            link = made.get(name)
+            if link is not None:    # (made off the loop: only its place is given here)
+                link.if_index = len(links) + 1
+                links[name] = link
                 continue
             seeded = seed_index.get(name)
             if seeded is None:      # (most: a link of a configuration's own)
@@ -314,10 +320,22 @@ class OperationalState:
                 return enabled
         return True
 
-    def prepare(self, config: etree._Element, summary: list) -> None:
+    def prepare(self, config: etree._Element, summary: list,
+                made: dict[str, "Link"] | None = None) -> None:
         """``config`` is about to be followed (it becomes running), and this is
-        its summary(), made where it cost the event loop nothing."""
-        self._prepared = (config, summary)
+        its summary(), and links made for its interfaces (new_links), made where
+        they cost the event loop nothing."""
+        self._prepared = (config, summary, made or {})
+
+    def new_links(self, summary: list) -> dict[str, "Link"]:
+        """Links for the interfaces of ``summary`` that the seed state says nothing
+        of (most), as sync() would make them, their if-index still to be given.
+        Reads only what does not change: to be called on the worker thread."""
+        boot, device = self.boot_time, self.device_name
+        seeded = {interface.findtext(f"{{{IF_NS}}}name") for interface in
+                  self.seed.iterfind(f"{{{IF_NS}}}interfaces/{{{IF_NS}}}interface")}
+        return {name: Link(name, 0, enabled, None, boot, utilisation=utilisation(device, name))
+                for name, enabled, _ in summary if name is not None and name not in seeded}
 
     def _summary(self, config: etree._Element) -> list[tuple[str | None, bool, bool]]:
         """summary(config), once per tree (or as prepared)."""

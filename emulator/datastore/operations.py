@@ -389,6 +389,7 @@ def _edit_apart(rpc: Rpc, stores: Datastores, target: str, config: etree._Elemen
     schema, limit = rpc.device.profile.schema, rpc.device.runtime.limits.max_datastore_elements
     stamp = stores.stamp(target)
     base = etree.tostring(stores.tree(target))
+    state = rpc.device.operational() if target == "running" else None
 
     def apart() -> tuple:
         work = etree.fromstring(base)
@@ -399,8 +400,10 @@ def _edit_apart(rpc: Rpc, stores: Datastores, target: str, config: etree._Elemen
                                    structural=target == "candidate")
         if problems or test_option == "test-only":
             return result, problems, [], None, None, None
+        interfaces = summary(work) if state is not None else None
         return (result, problems, _edits(schema, result.changes, config), oversize(work, limit),
-                summary(work) if target == "running" else None, etree.tostring(work))
+                (interfaces, state.new_links(interfaces)) if state is not None else None,
+                etree.tostring(work))
 
     def finish(value: tuple) -> None:
         result, problems, edits, excess, interfaces, text = value
@@ -418,7 +421,7 @@ def _edit_apart(rpc: Rpc, stores: Datastores, target: str, config: etree._Elemen
             _check_size(rpc, target, excess)
             tree = etree.fromstring(text, _COMPACT)
             if target == "running":
-                rpc.device.operational().prepare(tree, interfaces)
+                state.prepare(tree, *interfaces)
                 stores.replace_running(tree, edits, session.id)
             else:
                 stores.replace_candidate(tree, edits)
@@ -603,15 +606,19 @@ def commit(rpc: Rpc) -> Offload | None:
     # changed meanwhile.
     schema, text = rpc.device.profile.schema, etree.tostring(whole, encoding="unicode")
     stamps = stores.stamp("candidate"), stores.stamp("running")
+    state = rpc.device.operational()
 
     def check() -> tuple:
         copy = etree.fromstring(text)
         # (every way a candidate comes to be checked whole checked its structure)
         problems = validate(schema, copy, checked=True)
-        return problems, None if problems else summary(copy)
+        if problems:
+            return problems, None, None
+        interfaces = summary(copy)
+        return problems, interfaces, state.new_links(interfaces)
 
     def finish(checked: tuple) -> None:
-        problems, interfaces = checked
+        problems, interfaces, made = checked
         if stamps != (stores.stamp("candidate"), stores.stamp("running")) or \
                 stores.pending is not pending:
             raise RpcError("in-use", "protocol", "the candidate or running changed while the "
@@ -620,7 +627,7 @@ def commit(rpc: Rpc) -> Offload | None:
         stores.check_writable("running", session.id, rpc.path(), rpc.path_ns)
         stores.check_writable("candidate", session.id, rpc.path(), rpc.path_ns)
         if not problems:
-            rpc.device.operational().prepare(whole, interfaces)
+            state.prepare(whole, interfaces, made)
         conclude(problems, text)
 
     return Offload(check, finish)
