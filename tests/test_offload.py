@@ -413,3 +413,26 @@ def test_work_of_a_session_that_ended_is_called_off(make_server, gate):
     first.close()
     for client in others:
         client.close()
+
+
+def test_an_answer_made_while_the_device_hung_comes_when_it_is_up(make_server, gate):
+    from emulator.lifecycle import Status
+    running = make_server(offload_elements=50)
+    device = running.fleet.get("core-1")
+    with running.connect("core-1") as asker:
+        asker.send(edit(NEW, target="running", message_id="before"))
+        assert gate.entered.wait(10)
+        running.call(lambda: device.set_status(Status.HUNG))
+        asker.send(f'<rpc message-id="after" xmlns="{NC}">{GET_CANDIDATE}</rpc>')
+        gate.opened.set()
+        gate.submit(lambda: None).result(10)       # (the work is done, while it hangs)
+        import time
+        deadline = time.monotonic() + 10           # (until its answer waits, parked)
+        while not running.call(lambda: any(c._parked for c in running.runtime.connections
+                                           if c.device is device)):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        running.call(lambda: device.set_status(Status.UP))
+        first, second = asker.recv_xml(), asker.recv_xml()
+        assert first.get("message-id") == "before" and first.find("nc:ok", NS) is not None
+        assert second.get("message-id") == "after" and set(NEW) <= names_in(second)

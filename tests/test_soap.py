@@ -656,3 +656,25 @@ def test_the_soap_benchmark_runs():
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     assert "SOAP/HTTP keep-alive" in result.stdout and "WebSocket" in result.stdout
+
+
+IF = "urn:ietf:params:xml:ns:yang:ietf-interfaces"
+
+
+def test_big_work_over_soap_is_answered_when_the_worker_is_done(make_server):
+    # (the transport awaits the reply that the session writes later: an edit of more
+    # elements than are worked on the loop, and its commit, checked whole off it)
+    running = make_server(offload_elements=20, offload_bytes=2048)
+    names = [f"soap{i}" for i in range(40)]
+    interfaces = "".join(f"<interface><name>{n}</name><type>ianaift:ethernetCsmacd</type>"
+                         "</interface>" for n in names)
+    edit = rpc(f'<edit-config><target><candidate/></target><config><interfaces xmlns="{IF}" '
+               f'xmlns:ianaift="urn:ietf:params:xml:ns:yang:iana-if-type">{interfaces}'
+               "</interfaces></config></edit-config>", "big")
+    assert len(edit) > 2048
+    with Soap(running) as soap:
+        soap.hello()
+        assert soap.ok(edit).find(f"{{{NC}}}ok") is not None
+        assert soap.ok(rpc("<commit/>", "c")).find(f"{{{NC}}}ok") is not None
+        reply = soap.ok(rpc("<get-config><source><running/></source></get-config>", "r"))
+        assert set(names) <= {n.text for n in reply.iter(f"{{{IF}}}name")}

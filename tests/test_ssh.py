@@ -689,3 +689,26 @@ def test_a_connection_may_open_only_so_many_channels(ssh, monkeypatch):
         assert third.recv(1024) == b""
         assert b"at most 2 channels" in third.recv_stderr(1024)
         second.close()
+
+
+def test_big_work_over_ssh_is_answered_when_the_worker_is_done(tmp_path, client_key):
+    # (the channel reads nothing more until the session's work off the loop is answered)
+    from emulator.runtime import Limits
+    interfaces_ns = "urn:ietf:params:xml:ns:yang:ietf-interfaces"
+    options = Options(port=0, data_dir=tmp_path / "data", ssh_port=0,
+                      authorized_keys=client_key[1])
+    running = RunningServer(None, options, Limits(offload_elements=20, offload_bytes=2048))
+    try:
+        names = [f"ssh{i}" for i in range(40)]
+        config = (f'<config xmlns="{NC}"><interfaces xmlns="{interfaces_ns}" '
+                  'xmlns:ianaift="urn:ietf:params:xml:ns:yang:iana-if-type">' +
+                  "".join(f"<interface><name>{n}</name><type>ianaift:ethernetCsmacd</type>"
+                          "</interface>" for n in names) + "</interfaces></config>")
+        with nc_connect(running) as m:
+            m.edit_config(config, target="candidate")
+            m.commit()
+            reply = m.get_config("running")
+            got = {e.text for e in reply.data_ele.iter(f"{{{interfaces_ns}}}name")}
+            assert set(names) <= got
+    finally:
+        running.stop()
