@@ -450,10 +450,12 @@ class Device:
                                 [etree.fromstring(part) for part in parts], reaches, schema)
 
     def big(self) -> bool:
-        """Does building this device's state cost enough to be done off the loop?"""
-        operational = self.operational()
+        """Does building this device's state cost enough to be done off the loop?
+        (Many interfaces, or a configuration of many elements: static routes, say.)"""
+        operational, limits = self.operational(), self.runtime.limits
         operational.sync(self.running())
-        return len(operational.links) > self.runtime.limits.offload_interfaces
+        return len(operational.links) > limits.offload_interfaces or \
+            self.datastores.elements_in("running") > 4 * limits.offload_elements
 
     def _monitoring(self, reaches: Callable[[str], bool] | None) -> list[etree._Element]:
         parts = []

@@ -257,7 +257,12 @@ class OperationalState:
         ((operation, instance-identifier or None, its prefixes), as the
         config-change event has them); none of them able to add or remove an
         interface, nothing is to be done."""
+        prepared, self._prepared = self._prepared, None   # (for this change only)
+        fresh = prepared is not None and prepared[0] is config
+        made: dict[str, Link] = prepared[2] if fresh else {}
         if edits is None:
+            if fresh:
+                self._summarised, self._configured = config, prepared[1]
             if config is self._synced:
                 return
         else:
@@ -268,14 +273,12 @@ class OperationalState:
             if count != self._entries or any(_may_touch_interfaces(path, prefixes)
                                              for _, path, prefixes in edits):
                 self._summarised = None
+            if fresh:
+                self._summarised, self._configured = config, prepared[1]
             if self._synced is not None and count == self._entries and not any(
                     _may_add_or_remove_interfaces(path, prefixes) for _, path, prefixes in edits):
                 self._synced = config
                 return
-        prepared, self._prepared = self._prepared, None
-        made: dict[str, Link] = {}
-        if prepared is not None and prepared[0] is config:
-            self._summarised, self._configured, made = prepared
         names = _INTERFACE_NAMES(config)
         self._entries = _interface_count(config)
         if len(names) == len(self.links) and self.links.keys() == set(names):

@@ -321,8 +321,9 @@ class Connection:
         if not self.device.behaviour.answers:
             # (hung meanwhile: the answer, and what came after, wait for it to be up)
             self._parked.append(lambda: self._act(job.resume(value)))
-            while self._waiting:
-                self._keep_for_later(self._waiting.popleft())
+            # (what came meanwhile goes before what came while it hung: in order)
+            self._backlog[:0] = self._waiting
+            self._waiting.clear()
             return
         self._act(job.resume(value))
         while self._waiting and self._busy is None and not self.session.closed:

@@ -168,3 +168,29 @@ def test_a_soap_body_of_more_elements_than_any_request_needs_is_not_parsed(make_
     text = response.read().decode()
     assert response.status == 413 and "too-big" in text and "elements" in text
     connection.close()
+
+
+def test_a_filter_of_many_siblings_counts_each_against_the_budget():
+    from emulator.netconf import filters
+    data = etree.fromstring(f'<data xmlns="{NC}"><interfaces xmlns="{IF}">' + "".join(
+        f"<interface><name>e{i}</name></interface>" for i in range(200)) + "</interfaces></data>")
+    spec = etree.fromstring(f'<filter xmlns="{NC}"><interfaces xmlns="{IF}">' + "".join(
+        f"<x{i}/>" for i in range(200)) + "</interfaces></filter>")
+    import pytest
+    with pytest.raises(filters.OverBudget):     # (200 x 200 looks, not 200)
+        filters.apply(data, spec, "/nc:rpc", budget=20_000)
+    assert len(filters.apply(data, spec, "/nc:rpc")) == 0
+
+
+def test_a_soap_body_of_too_many_prefixes_is_not_unwrapped(make_server):
+    import http.client
+    running = make_server()
+    prefixes = " ".join(f'xmlns:p{i}="urn:x:{i}"' for i in range(2_000))
+    body = (f'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+            f"{prefixes}><soapenv:Body><hello xmlns='{NC}'/></soapenv:Body></soapenv:Envelope>")
+    connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
+    connection.request("POST", "/soap/core-1", body.encode(), {"Content-Type": "text/xml"})
+    response = connection.getresponse()
+    text = response.read().decode()
+    assert response.status == 500 and "resource-denied" in text and "prefixes" in text
+    connection.close()

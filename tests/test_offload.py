@@ -436,3 +436,30 @@ def test_an_answer_made_while_the_device_hung_comes_when_it_is_up(make_server, g
         first, second = asker.recv_xml(), asker.recv_xml()
         assert first.get("message-id") == "before" and first.find("nc:ok", NS) is not None
         assert second.get("message-id") == "after" and set(NEW) <= names_in(second)
+
+
+def test_a_big_edit_that_adds_no_interface_leaves_the_next_one_followed():
+    # (what the worker prepared for one change must not stand for the next one)
+    limits = Limits(offload_elements=50)
+    device = load_fleet(None, Runtime(clock=VirtualClock(), limits=limits)).get("core-1")
+    connection, wire = connect(device)
+    addresses = "".join(f"<address><ip>10.9.{i // 250}.{i % 250}</ip><prefix-length>32"
+                        "</prefix-length></address>" for i in range(60))
+    connection.receive(f'<rpc message-id="a" xmlns="{NC}" xmlns:nc="{NC}"><edit-config><target>'
+                       f'<running/></target><config><interfaces xmlns="{IF}"><interface>'
+                       f'<name>eth0</name><ipv4 xmlns="{IP}" nc:operation="replace">{addresses}'
+                       "</ipv4></interface></interfaces></config></edit-config></rpc>")
+    assert wire.last().find("nc:ok", NS) is not None
+    connection.receive(edit(["newif"], target="running", message_id="b"))
+    assert wire.last().find("nc:ok", NS) is not None
+    assert device.has_interface("newif")
+
+
+def test_a_small_device_with_a_big_configuration_is_read_off_the_loop(make_server, gate):
+    running = make_server(offload_elements=10)          # (core-1's running: about 60 elements)
+    with running.connect("core-1") as asker, running.connect("edge-01") as other:
+        asker.send(f'<rpc message-id="g" xmlns="{NC}"><get/></rpc>')
+        assert gate.entered.wait(10)
+        assert other.rpc(GET_CANDIDATE).find("nc:data", NS) is not None
+        gate.opened.set()
+        assert names_in(asker.recv_xml()) >= {"eth0", "eth1"}

@@ -195,6 +195,7 @@ class Datastores:
         # characters of text edits have added to each datastore since it was
         # last counted (see outgrows)
         self._grown: dict[str, int] = {}
+        self._counted: dict[str, tuple[int, int]] = {}   # (stamp, elements) (see elements_in)
 
     # -- the trees ----------------------------------------------------------------
 
@@ -516,6 +517,14 @@ class Datastores:
             return None
         self._grown[name] = 0
         return oversize(tree, limit)
+
+    def elements_in(self, name: str) -> int:
+        """How many elements the datastore holds (counted once a change)."""
+        stamp = self.stamp(name)
+        counted = self._counted.get(name)
+        if counted is None or counted[0] != stamp:
+            counted = self._counted[name] = (stamp, elements(self.tree(name)))
+        return counted[1]
 
     def candidate_replaced(self) -> etree._Element | None:
         """The candidate's tree when it is to be checked whole at <commit> (it was

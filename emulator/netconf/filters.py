@@ -378,7 +378,7 @@ def _select_level(filters: list[_Node], data: etree._Element,
                 _select_level(f.children, child, selection, root, index)
     if scanned:
         if selection.budget is not None:
-            selection.spend(len(data))
+            selection.spend(len(data) * len(scanned))
         for child in data:
             for f in scanned:
                 if not f.matches(child):

@@ -519,7 +519,7 @@ _PREFIXED = re.compile(r"xmlns:([^\s=]+)\s*=")
 _PREFIXED_BYTES = re.compile(rb"xmlns:([^\s=]+)\s*=")
 
 
-def _declared_prefixes(data: str | bytes) -> int:
+def declared_prefixes(data: str | bytes) -> int:
     """How many distinct prefixes ``data`` declares (counted only when it declares
     more than MAX_DECLARATIONS times: a default namespace, or a prefix declared
     again, adds nothing in scope)."""
@@ -548,7 +548,7 @@ def _parse_within(data: str | bytes, most: int) -> etree._Element:
     """parse_message(), unless ``data`` declares more than MAX_DECLARATIONS
     prefixes or holds more than ``most`` elements (0: any number), counted
     without parsing (its tags less its end tags): then an RpcError is raised."""
-    prefixes = _declared_prefixes(data)
+    prefixes = declared_prefixes(data)
     if prefixes > MAX_DECLARATIONS:
         raise RpcError("resource-denied", "rpc", f"the message declares {prefixes:,} namespace "
                        f"prefixes; at most {MAX_DECLARATIONS:,} are accepted (every prefix in "

@@ -38,7 +38,7 @@ from emulator.fleet import Fleet
 from emulator.lifecycle import Admit
 from emulator.namespaces import (INTERLEAVE_CAPABILITY, NC_NS, NCM_NS, NCWS_NS,
                                  NOTIFICATION_CAPABILITY, NOTIFICATION_NS, qn)
-from emulator.netconf.session import message_elements
+from emulator.netconf.session import MAX_DECLARATIONS, declared_prefixes, message_elements
 from emulator.netconf.termination import Termination
 from emulator.netconf.xml import XMLRejected, describe, parse_message, to_text
 from emulator.paths import WSDL
@@ -494,6 +494,11 @@ class SoapHandler(tornado.web.RequestHandler):
     def _check_elements(self, body: bytes) -> None:
         """Not parsed (on the loop) when it holds more elements than any request
         needs: the same bound as a NETCONF message's (see netconf.session)."""
+        prefixes = declared_prefixes(body)
+        if prefixes > MAX_DECLARATIONS:
+            raise SoapFault(500, "Client", RpcError(
+                "resource-denied", "rpc", f"the request declares {prefixes:,} namespace "
+                f"prefixes; at most {MAX_DECLARATIONS:,} are accepted"))
         most = message_elements(self.fleet.runtime.limits)
         if most and len(body) > 4 * most:
             count = body.count(b"<") - body.count(b"</")
