@@ -55,6 +55,29 @@ _ENDINGS = {
 _INTERFACES = f"{{{IF_NS}}}interfaces"
 
 
+def _parts(running: etree._Element, operational: OperationalState,
+           monitoring_parts: list[etree._Element], whole: Callable[[str], bool],
+           schema: Any) -> list[etree._Element | str]:
+    """Device.state_parts, of these parts."""
+    known = interface_leaves(schema)
+    interfaces = None
+    if known is not None and whole(_INTERFACES):
+        interfaces = operational.interfaces_text(running, known)
+    if interfaces is None:
+        tree = _compose(running, operational, monitoring_parts, whole, schema)
+        return [c for c in tree if whole(c.tag)]
+    tree = _compose(running, operational, monitoring_parts,
+                    lambda tag: tag != _INTERFACES and whole(tag), schema)
+    before = 0   # where the interfaces stand among the configuration's top-level nodes
+    for child in running:
+        if child.tag == _INTERFACES:
+            break
+        before += type(child.tag) is str and whole(child.tag)
+    parts: list[etree._Element | str] = [c for c in tree if whole(c.tag)]
+    parts.insert(before, interfaces)
+    return parts
+
+
 def _compose(running: etree._Element, operational: OperationalState,
              monitoring_parts: list[etree._Element], reaches: Callable[[str], bool] | None,
              schema: Any) -> etree._Element:
@@ -435,19 +458,28 @@ class Device:
         return _compose(self.running(), self.operational(), self._monitoring(reaches), reaches,
                         self.profile.schema)
 
-    def state_apart(self, reaches: Callable[[str], bool] | None) -> Callable[[], etree._Element]:
-        """state(reaches), to be made on the worker thread by the function this
-        returns: here the loop writes running's and monitoring's text and copies
-        the operational state (about 2 us an interface); there the rest is made
-        on trees of its own (about 100 us an interface)."""
+    def state_apart(self, reaches: Callable[[str], bool] | None,
+                    whole: Callable[[str], bool] | None = None) -> Callable[[], Any]:
+        """state(reaches), or with ``whole`` state_parts(whole), to be made on the
+        worker thread by the function this returns: here the loop writes
+        running's and monitoring's text and copies the operational state (about
+        2 us an interface); there the rest is made on trees of its own."""
         running, operational = self.running(), self.operational()
         operational.sync(running)
         text = etree.tostring(running)
         snapshot = operational.snapshot(self.clock.now())
-        parts = [etree.tostring(part) for part in self._monitoring(reaches)]
+        summary = operational.summarised(running)
+        parts = [etree.tostring(part) for part in self._monitoring(whole or reaches)]
         schema = self.profile.schema
-        return lambda: _compose(etree.fromstring(text), snapshot,
-                                [etree.fromstring(part) for part in parts], reaches, schema)
+
+        def make() -> Any:
+            own = etree.fromstring(text)
+            snapshot.follow(own, summary)
+            monitoring_parts = [etree.fromstring(part) for part in parts]
+            if whole is not None:
+                return _parts(own, snapshot, monitoring_parts, whole, schema)
+            return _compose(own, snapshot, monitoring_parts, reaches, schema)
+        return make
 
     def big(self) -> bool:
         """Does building this device's state cost enough to be done off the loop?
@@ -469,22 +501,8 @@ class Device:
         """The top-level nodes ``whole`` accepts, as ``state()`` has them, in its
         order; the interfaces with their state as text (from text to text, no tree:
         see OperationalState.interfaces_text)."""
-        running = self.running()
-        known = interface_leaves(self.profile.schema)
-        interfaces = None
-        if known is not None and whole(_INTERFACES):
-            interfaces = self.operational().interfaces_text(running, known)
-        if interfaces is None:
-            return [c for c in self.state(whole) if whole(c.tag)]
-        tree = self.state(lambda tag: tag != _INTERFACES and whole(tag))
-        before = 0   # where the interfaces stand among the configuration's top-level nodes
-        for child in running:
-            if child.tag == _INTERFACES:
-                break
-            before += type(child.tag) is str and whole(child.tag)
-        parts: list[etree._Element | str] = [c for c in tree if whole(c.tag)]
-        parts.insert(before, interfaces)
-        return parts
+        return _parts(self.running(), self.operational(), self._monitoring(whole), whole,
+                      self.profile.schema)
 
     # -- sessions --------------------------------------------------------
 

@@ -191,6 +191,16 @@ class OperationalState:
         other._summarised, other._configured, other._prepared = None, [], None
         return other
 
+    def summarised(self, config: etree._Element) -> list:
+        """summary(config), as followed (kept once made)."""
+        return self._summary(config)
+
+    def follow(self, config: etree._Element, summary: list) -> None:
+        """A snapshot's: ``config`` is a copy of the configuration it was taken
+        following, and this its summary (nothing to be done again)."""
+        self._synced = self._summarised = config
+        self._configured = summary
+
     def set_link(self, name: str, up: bool) -> bool:
         """A link event; False when the link already was so."""
         return self.links[name].set_oper(up, self.clock())

@@ -352,7 +352,8 @@ def test_a_get_whose_filter_costs_more_than_the_budget_is_answered_the_same(make
 def test_a_big_devices_state_is_built_off_the_loop_and_is_the_same(make_server, gate):
     running = make_server(offload_interfaces=8)       # core-1 has 5: edge-01 fewer
     many = [f"n{i}" for i in range(6)]
-    request = f"<get><filter><interfaces xmlns='{IF}'/></filter></get>"
+    request = (f"<get><filter><interfaces xmlns='{IF}'/><hardware xmlns='"
+               "urn:ietf:params:xml:ns:yang:ietf-hardware'/></filter></get>")
     with running.connect("core-1") as asker, running.connect("edge-01") as other:
         asker.send(edit(many, target="running", message_id="e"))
         assert asker.recv_xml().find("nc:ok", NS) is not None
