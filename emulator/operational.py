@@ -23,6 +23,7 @@ from emulator.clock import rfc3339
 from emulator.namespaces import (AL_NS, EMEV_NS, HW_NS, IANAHW_NS, IF_NS, IP_NS, NC_NS, RT_NS,
                                  SYS_NS, V4UR_NS, V6UR_NS)
 from emulator.schema.compiled import PerThreadXPath
+from emulator.schema.tree import instance_steps
 
 _INTERFACE_NAMES = PerThreadXPath("if:interfaces/if:interface/if:name/text()",
                                namespaces={"if": IF_NS}, smart_strings=False)
@@ -637,7 +638,7 @@ def _may_add_or_remove_interfaces(path: str | None, prefixes: dict[str, str]) ->
     itself, not below one (and not elsewhere)."""
     if not path:
         return True
-    steps = _steps(path)
+    steps = instance_steps(path)
     if not steps:
         return True
 
@@ -652,34 +653,11 @@ def _may_add_or_remove_interfaces(path: str | None, prefixes: dict[str, str]) ->
 
 def _may_touch_interfaces(path: str | None, prefixes: dict[str, str]) -> bool:
     """Can an edit at this instance-identifier change an interface entry?"""
-    steps = _steps(path) if path else []
+    steps = instance_steps(path) if path else []
     if not steps:
         return True
     prefix, _, name = steps[0].partition("[")[0].rpartition(":")
     return name == "interfaces" and prefixes.get(prefix) == IF_NS
-
-
-def _steps(path: str) -> list[str]:
-    """An instance-identifier's steps ('/' inside a predicate's quotes is not one)."""
-    steps, current, quote, depth = [], [], None, 0
-    for char in path:
-        if quote:
-            quote = None if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char == "[":
-            depth += 1
-        elif char == "]":
-            depth -= 1
-        elif char == "/" and depth == 0:
-            if current:
-                steps.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    if current:
-        steps.append("".join(current))
-    return steps
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from emulator.datastore.storage import Storage
 from emulator.errors import RpcError, RpcErrors
 from emulator.netconf.filters import KeyIndex
 from emulator.schema.compiled import PerThreadXPath
+from emulator.schema.tree import instance_steps
 from emulator.schema.validate import validate_change
 
 log = logging.getLogger(__name__)
@@ -104,21 +105,8 @@ def top_level_edits(edits: list[tuple[str, str | None, dict]]) -> list:
 
 def _first_step(path: str) -> str:
     """``/a:x[k='v']/b:y`` -> ``/a:x[k='v']`` (a '/' in a quoted key value is no step)."""
-    quote = None
-    depth = 0
-    for i, char in enumerate(path):
-        if quote:
-            if char == quote:
-                quote = None
-        elif char in "'\"":
-            quote = char
-        elif char == "[":
-            depth += 1
-        elif char == "]":
-            depth -= 1
-        elif char == "/" and i > 0 and depth == 0:
-            return path[:i]
-    return path
+    steps = instance_steps(path)
+    return "/" + steps[0] if steps else path
 
 
 RECOUNT_CHARS = 64 * 1024

@@ -94,3 +94,26 @@ def moving(*elements: etree._Element | None) -> Iterator[None]:
     finally:
         for element, children in taken:
             element.extend(children)
+
+
+def instance_steps(path: str) -> list[str]:
+    """An instance-identifier's steps ('/' inside a predicate's quotes is not one)."""
+    steps, current, quote, depth = [], [], None, 0
+    for char in path:
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif char == "/" and depth == 0:
+            if current:
+                steps.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    if current:
+        steps.append("".join(current))
+    return steps
