@@ -2,7 +2,7 @@
 while another client loads a device with N interfaces, commits, and reads it
 all back.
 
-    python -m bench fairness [--interfaces 10000,12000] [--serve-args "..."]
+    python -m bench fairness [--interfaces 10000,12000] [--serve-args "..."] [--baseline 2]
 
 The emulator runs in a process of its own; the bystander (a small
 ``<get-config>`` on another device, one after another) in another, so that
@@ -86,7 +86,7 @@ async def attack(port: int, count: int) -> list[tuple[str, float, float]]:
     return done
 
 
-def run(count: int, serve_args: list[str]) -> list[list[str]]:
+def run(count: int, serve_args: list[str], baseline: float) -> list[list[str]]:
     with tempfile.TemporaryDirectory() as directory:
         server, port = start([sys.executable, "-m", "emulator", "serve", "--port", "0",
                               "--quiet", "--data-dir", directory, *serve_args])
@@ -95,10 +95,10 @@ def run(count: int, serve_args: list[str]) -> list[list[str]]:
                                      stdout=subprocess.PIPE, text=True)
         try:
             assert bystander.stdout.readline().startswith("ready")
-            time.sleep(2)           # (the baseline: the bystander alone, for 2 s)
+            time.sleep(baseline)    # (the bystander alone: real time, it measures the wire)
             baseline_end = time.time()
             done = asyncio.run(attack(port, count))
-            time.sleep(0.5)
+            time.sleep(0.2)         # (its last answers)
         finally:
             bystander.kill()
             server.terminate()
@@ -123,10 +123,12 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench fairness")
     parser.add_argument("--interfaces", default="10000,12000")
     parser.add_argument("--serve-args", default="", help="more options for the server")
+    parser.add_argument("--baseline", type=float, default=2.0,
+                        help="seconds of the bystander alone first (default 2)")
     args = parser.parse_args(argv)
     rows = []
     for count in (int(n) for n in args.interfaces.split(",")):
-        rows += run(count, shlex.split(args.serve_args))
+        rows += run(count, shlex.split(args.serve_args), args.baseline)
     print_table("fairness: a bystander's small <get-config>s (another device, another "
                 "process) while one client loads, commits and reads a device of N interfaces",
                 ["", "interfaces", "took", "answers", "median", "worst"], rows)

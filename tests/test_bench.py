@@ -82,3 +82,10 @@ def test_drill_benchmark_runs():
     [ours] = [line for line in result.stdout.splitlines() if "netconf-emulator drill" in line]
     assert "20/20" in ours                    # every event raised, every notification received
     assert "virtual clock" in result.stdout
+
+
+def test_fairness_benchmark_runs():
+    result = subprocess.run([sys.executable, "-m", "bench", "fairness", "--interfaces", "50",
+                             "--baseline", "0.3"], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "the bystander alone" in result.stdout and "<get> of everything" in result.stdout
