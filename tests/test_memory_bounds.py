@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from lxml import etree
 
 from emulator.clock import VirtualClock
@@ -17,6 +18,7 @@ from emulator.fleet import load_fleet
 from emulator.runtime import Limits, Runtime
 from tests.client import NC, rpc_errors
 from tests.memory import NCE, MemoryWire, connect, subscribe
+from tests.test_soap import Soap, envelope
 
 IF = "urn:ietf:params:xml:ns:yang:ietf-interfaces"
 IANAIFT = "urn:ietf:params:xml:ns:yang:iana-if-type"
@@ -158,16 +160,10 @@ def test_a_hello_longer_than_any_needs_ends_the_session_unparsed():
 
 
 def test_a_soap_body_of_more_elements_than_any_request_needs_is_not_parsed(make_server):
-    import http.client
     running = make_server(max_datastore_elements=100)
-    body = ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
-            "<soapenv:Body>" + "<a/>" * 20_000 + "</soapenv:Body></soapenv:Envelope>")
-    connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
-    connection.request("POST", "/soap/core-1", body.encode(), {"Content-Type": "text/xml"})
-    response = connection.getresponse()
-    text = response.read().decode()
-    assert response.status == 413 and "too-big" in text and "elements" in text
-    connection.close()
+    with Soap(running) as soap:
+        status, text = soap.post_raw(envelope("<a/>" * 20_000))
+    assert status == 413 and b"too-big" in text and b"elements" in text
 
 
 def test_a_filter_of_many_siblings_counts_each_against_the_budget():
@@ -176,21 +172,14 @@ def test_a_filter_of_many_siblings_counts_each_against_the_budget():
         f"<interface><name>e{i}</name></interface>" for i in range(200)) + "</interfaces></data>")
     spec = etree.fromstring(f'<filter xmlns="{NC}"><interfaces xmlns="{IF}">' + "".join(
         f"<x{i}/>" for i in range(200)) + "</interfaces></filter>")
-    import pytest
     with pytest.raises(filters.OverBudget):     # (200 x 200 looks, not 200)
         filters.apply(data, spec, "/nc:rpc", budget=20_000)
     assert len(filters.apply(data, spec, "/nc:rpc")) == 0
 
 
 def test_a_soap_body_of_too_many_prefixes_is_not_unwrapped(make_server):
-    import http.client
     running = make_server()
     prefixes = " ".join(f'xmlns:p{i}="urn:x:{i}"' for i in range(2_000))
-    body = (f'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
-            f"{prefixes}><soapenv:Body><hello xmlns='{NC}'/></soapenv:Body></soapenv:Envelope>")
-    connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
-    connection.request("POST", "/soap/core-1", body.encode(), {"Content-Type": "text/xml"})
-    response = connection.getresponse()
-    text = response.read().decode()
-    assert response.status == 500 and "resource-denied" in text and "prefixes" in text
-    connection.close()
+    with Soap(running) as soap:
+        status, text = soap.post_raw(envelope(f"<hello xmlns='{NC}' {prefixes}/>"))
+    assert status == 500 and b"resource-denied" in text and b"prefixes" in text

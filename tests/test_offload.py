@@ -464,3 +464,40 @@ def test_a_small_device_with_a_big_configuration_is_read_off_the_loop(make_serve
         assert other.rpc(GET_CANDIDATE).find("nc:data", NS) is not None
         gate.opened.set()
         assert names_in(asker.recv_xml()) >= {"eth0", "eth1"}
+
+
+def test_a_commit_whose_datastores_changed_while_it_was_checked_is_refused(make_server, gate):
+    running = make_server(offload_elements=50)
+    with running.connect("core-1") as asker, running.connect("core-1") as other:
+        asker.send(f'<rpc message-id="cc" xmlns="{NC}"><copy-config><target><candidate/>'
+                   f'</target><source><config><interfaces xmlns="{IF}" xmlns:ianaift="{IANAIFT}">'
+                   f"{interfaces(NEW)}</interfaces></config></source></copy-config></rpc>")
+        assert gate.entered.wait(10)
+        gate.opened.set()
+        assert asker.recv_xml().find("nc:ok", NS) is not None     # (a candidate checked whole)
+        gate.entered.clear()
+        gate.opened.clear()
+        asker.send(f'<rpc message-id="c" xmlns="{NC}"><commit/></rpc>')
+        assert gate.entered.wait(10)
+        other.send(edit(["eth9"], target="running", message_id="meanwhile"))
+        assert other.recv_xml().find("nc:ok", NS) is not None
+        gate.opened.set()
+        [error] = rpc_errors(asker.recv_xml())
+        assert error["tag"] == "in-use" and "<commit> again" in error["message"]
+        running_now = asker.rpc("<get-config><source><running/></source></get-config>")
+        assert not names_in(running_now) & set(NEW) and "eth9" in names_in(running_now)
+
+
+def test_a_copy_config_whose_datastores_changed_meanwhile_is_refused(make_server, gate):
+    running = make_server(offload_elements=50)
+    with running.connect("core-1") as asker, running.connect("core-1") as other:
+        asker.send(f'<rpc message-id="cc" xmlns="{NC}"><copy-config><target><candidate/>'
+                   f'</target><source><config><interfaces xmlns="{IF}" xmlns:ianaift="{IANAIFT}">'
+                   f"{interfaces(NEW)}</interfaces></config></source></copy-config></rpc>")
+        assert gate.entered.wait(10)
+        other.send(edit(["eth9"], message_id="meanwhile"))
+        assert other.recv_xml().find("nc:ok", NS) is not None
+        gate.opened.set()
+        [error] = rpc_errors(asker.recv_xml())
+        assert error["tag"] == "in-use" and "changed" in error["message"]
+        assert not names_in(asker.rpc(GET_CANDIDATE)) & set(NEW)

@@ -32,8 +32,16 @@ def frame(opcode: int, payload: bytes = b"", *, fin: bool = True, masked: bool =
 
 
 class RawClient:
-    def __init__(self, port: int, device: str = "core-1"):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    """``window``: the socket's receive buffer, set before it connects (set after
+    the handshake, a small one leaves a window that takes minutes to read megabytes
+    through; left alone, it grows to 32 MiB)."""
+
+    def __init__(self, port: int, device: str = "core-1", window: int | None = None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if window is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, window)
+        self.sock.settimeout(10)
+        self.sock.connect(("127.0.0.1", port))
         self.sock.sendall((f"GET /netconf/{device} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
